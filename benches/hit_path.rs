@@ -1,0 +1,88 @@
+//! The cache-hit path, in process: query parse → normalized key → cache lookup →
+//! response with prebuilt headers (through the real router, metrics layer included).
+//!
+//! `cargo bench --bench hit_path`
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use synedge::app::App;
+use synedge::catalog::seed;
+use synedge::config::Config;
+use synedge::domain::FragmentRequest;
+use synedge::origin::sqlite::SqliteOrigin;
+use tower::ServiceExt;
+
+const PRODUCTS: usize = 1000;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    let store =
+        SqliteOrigin::open(db.to_str().unwrap(), std::time::Duration::from_secs(5)).unwrap();
+    store.import(&seed::demo_catalog(PRODUCTS), |_| {}).unwrap();
+    let paths = seed::request_paths(PRODUCTS);
+    let app = App::build(Config::default(), Arc::new(store));
+    let router = app.public_router();
+    // Warm every key.
+    rt.block_on(async {
+        for p in &paths {
+            let res = router
+                .clone()
+                .oneshot(Request::get(p.as_str()).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{p}");
+        }
+    });
+
+    let query = paths[7].split_once('?').unwrap().1.to_owned();
+    c.bench_function("parse_and_key", |b| {
+        b.iter(|| {
+            FragmentRequest::from_query(std::hint::black_box(&query))
+                .unwrap()
+                .cache_key()
+        })
+    });
+
+    let mut i = 0usize;
+    c.bench_function("hit_through_router_br", |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 1) % paths.len();
+            let req = Request::get(paths[i].as_str())
+                .header("accept-encoding", "gzip, deflate, br")
+                .body(Body::empty())
+                .unwrap();
+            let router = router.clone();
+            async move {
+                let res = router.oneshot(req).await.unwrap();
+                assert_eq!(res.status(), 200);
+                res
+            }
+        })
+    });
+
+    let cache = app.state.cache.clone();
+    let reqs: Vec<FragmentRequest> = paths
+        .iter()
+        .map(|p| FragmentRequest::from_query(p.split_once('?').unwrap().1).unwrap())
+        .collect();
+    let mut j = 0usize;
+    c.bench_function("cache_lookup_hit", |b| {
+        b.to_async(&rt).iter(|| {
+            j = (j + 1) % reqs.len();
+            let (cache, r) = (cache.clone(), &reqs[j]);
+            async move { cache.get(r).await.unwrap() }
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,123 @@
+//! Wiring: builds the shared state from a [`Config`] and an origin, and runs both
+//! listeners and the background tasks until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cache::{CacheSettings, FragmentCache};
+use crate::config::Config;
+use crate::origin::Origin;
+use crate::server::{self, AppState, FragmentHeaders, ServeOptions};
+use crate::shutdown::Readiness;
+use crate::signals::Metrics;
+
+/// How often metrics, cache and process gauges are refreshed in the background.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A built application: state shared by both routers.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub config: Config,
+    pub state: Arc<AppState>,
+}
+
+impl App {
+    pub fn build(config: Config, origin: Arc<dyn Origin>) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let settings = CacheSettings::new(&config.cache, config.origin.timeout);
+        let state = Arc::new(AppState {
+            fragment_headers: FragmentHeaders::new(&settings),
+            cache: FragmentCache::new(settings, origin, metrics.clone()),
+            metrics,
+            readiness: Readiness::default(),
+            request_timeout: config.server.request_timeout,
+            admin_token: config.admin.token.clone(),
+        });
+        Self { config, state }
+    }
+
+    pub fn public_router(&self) -> axum::Router {
+        server::public::router(self.state.clone())
+    }
+
+    pub fn admin_router(&self) -> axum::Router {
+        server::admin::router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains: readiness turns 503 at once,
+    /// listeners keep accepting for `shutdown.pre_stop_delay` (load balancers need to see
+    /// it), then stop; open requests get `shutdown.grace`; background tasks stop last.
+    ///
+    /// # Errors
+    /// A listener that fails outright.
+    pub async fn run(
+        self,
+        public: TcpListener,
+        admin: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let tasks = TaskTracker::new();
+        let stop_tasks = CancellationToken::new();
+        let stop_serving = CancellationToken::new();
+        tasks.spawn(upkeep(self.state.clone(), stop_tasks.clone()));
+
+        let opts = ServeOptions {
+            header_read_timeout: self.config.server.header_read_timeout,
+            max_connections: self.config.server.max_connections,
+            grace: self.config.shutdown.grace,
+        };
+        let public = tokio::spawn(server::serve(
+            public,
+            self.public_router(),
+            opts.clone(),
+            stop_serving.clone(),
+        ));
+        let admin = tokio::spawn(server::serve(
+            admin,
+            self.admin_router(),
+            opts,
+            stop_serving.clone(),
+        ));
+        self.state.readiness.set(true);
+        tracing::info!("ready");
+
+        shutdown.cancelled().await;
+        self.state.readiness.set(false);
+        let delay = self.config.shutdown.pre_stop_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                ?delay,
+                "draining: readiness is 503; still accepting for the pre-stop delay"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("draining: no longer accepting; finishing open requests");
+        stop_serving.cancel();
+        let (p, a) = tokio::join!(public, admin);
+        p??;
+        a??;
+        stop_tasks.cancel();
+        tasks.close();
+        tasks.wait().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Keeps metrics memory bounded and gauges current, even when nobody scrapes.
+async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        state.metrics.upkeep();
+        state.cache.upkeep().await;
+        state.metrics.process.refresh();
+    }
+}

@@ -1,0 +1,305 @@
+//! A cache entry, stored ready to send: body bytes for each encoding and prebuilt
+//! header values, so a hit copies nothing and formats nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use tokio::time::Instant;
+
+use crate::domain::{BrandMpn, InputError, Retailer, normalize_brand};
+use crate::origin::{Fragment, Lookup};
+
+/// A content coding we store a variant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Br,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` header value, `None` for identity.
+    pub fn header(self) -> Option<HeaderValue> {
+        match self {
+            Self::Identity => None,
+            Self::Gzip => Some(HeaderValue::from_static("gzip")),
+            Self::Br => Some(HeaderValue::from_static("br")),
+        }
+    }
+}
+
+/// The body of a positive entry, in every encoding we have.
+#[derive(Debug)]
+pub struct Content {
+    pub identity: Bytes,
+    pub gzip: Option<Bytes>,
+    pub br: Option<Bytes>,
+    /// Content version (unquoted hash); the ETag of each variant derives from it.
+    pub version: Box<str>,
+    /// Strong ETags per variant: `"v"`, `"v-gzip"`, `"v-br"`. Different representations
+    /// get different tags (RFC 9110 §8.8.3), so shared caches never mix them up.
+    etags: [HeaderValue; 3],
+}
+
+impl Content {
+    fn new(identity: Bytes, gzip: Option<Bytes>, br: Option<Bytes>, version: &str) -> Self {
+        let tag = |suffix: &str| {
+            HeaderValue::try_from(format!("\"{version}{suffix}\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"invalid-version\""))
+        };
+        Self {
+            etags: [tag(""), tag("-gzip"), tag("-br")],
+            identity,
+            gzip,
+            br,
+            version: version.into(),
+        }
+    }
+
+    /// Whether a variant exists for `enc`.
+    pub fn has(&self, enc: Encoding) -> bool {
+        match enc {
+            Encoding::Identity => true,
+            Encoding::Gzip => self.gzip.is_some(),
+            Encoding::Br => self.br.is_some(),
+        }
+    }
+
+    /// The body and ETag for `enc`, falling back to identity when we have no such variant.
+    pub fn variant(&self, enc: Encoding) -> (Encoding, &Bytes, &HeaderValue) {
+        match (enc, &self.gzip, &self.br) {
+            (Encoding::Br, _, Some(b)) => (Encoding::Br, b, &self.etags[2]),
+            (Encoding::Gzip, Some(g), _) => (Encoding::Gzip, g, &self.etags[1]),
+            _ => (Encoding::Identity, &self.identity, &self.etags[0]),
+        }
+    }
+
+    /// Whether an `If-None-Match` value matches any variant of this content (a client
+    /// that got the gzip variant may revalidate asking for br: the content is the same).
+    pub fn matches_if_none_match(&self, inm: &[u8]) -> bool {
+        inm.split(|&c| c == b',').any(|tag| {
+            let tag = tag.trim_ascii();
+            if tag == b"*" {
+                return true;
+            }
+            let tag = tag.strip_prefix(b"W/").unwrap_or(tag);
+            let Some(inner) = tag.strip_prefix(b"\"").and_then(|t| t.strip_suffix(b"\"")) else {
+                return false;
+            };
+            let base = inner
+                .strip_suffix(b"-gzip")
+                .or_else(|| inner.strip_suffix(b"-br"))
+                .unwrap_or(inner);
+            base == self.version.as_bytes()
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.identity.len()
+            + self.gzip.as_ref().map_or(0, Bytes::len)
+            + self.br.as_ref().map_or(0, Bytes::len)
+            + self.version.len() * 4
+    }
+}
+
+/// What a purge by surrogate key names (DESIGN.md §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SurrogateKey {
+    Brand(String),
+    Product(String),
+    Retailer(String),
+}
+
+impl SurrogateKey {
+    /// Parses `brand:<b>`, `product:<brand>/<mpn>` or `retailer:<slug>`, normalizing the
+    /// value the way content is keyed (`brand:ACME` = `brand:acme`).
+    ///
+    /// # Errors
+    /// An unknown prefix or an invalid value.
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        const BAD: InputError = InputError {
+            code: "invalid_surrogate_key",
+            detail: "surrogate keys look like brand:<brand>, product:<brand>/<mpn> or retailer:<slug>",
+        };
+        match s.split_once(':') {
+            Some(("brand", b)) => Ok(Self::Brand(normalize_brand(b)?)),
+            Some(("product", p)) => {
+                let (b, m) = p.split_once('/').ok_or(BAD)?;
+                // The id as printed (normalized) or as written in the catalog: both work.
+                let id = BrandMpn::parse(b, m)?;
+                Ok(Self::Product(id.product_id()))
+            }
+            Some(("retailer", r)) => Ok(Self::Retailer(Retailer::parse(r)?.as_str().to_owned())),
+            _ => Err(BAD),
+        }
+    }
+}
+
+/// The surrogate keys an entry answers to.
+#[derive(Debug)]
+pub struct Surrogates {
+    pub retailer: Box<str>,
+    pub brand: Option<Box<str>>,
+    pub product: Option<Box<str>>,
+}
+
+impl Surrogates {
+    pub fn matches(&self, key: &SurrogateKey) -> bool {
+        match key {
+            SurrogateKey::Retailer(r) => *self.retailer == **r,
+            SurrogateKey::Brand(b) => self.brand.as_deref() == Some(b.as_str()),
+            SurrogateKey::Product(p) => self.product.as_deref() == Some(p.as_str()),
+        }
+    }
+}
+
+/// One cached answer: content, or "no content" (`content: None`, served as 204).
+#[derive(Debug)]
+pub struct CachedFragment {
+    pub content: Option<Content>,
+    pub surrogates: Surrogates,
+    /// When the origin answered; freshness is measured from here (tokio's clock, so
+    /// tests can pause time).
+    pub stored_at: Instant,
+    /// Set while one background refresh runs, so a stale entry triggers exactly one.
+    refreshing: AtomicBool,
+    weight: u32,
+}
+
+/// Fixed per-entry overhead counted by the weigher: the map node, the `Arc`, the key.
+const ENTRY_OVERHEAD: usize = 256;
+
+impl CachedFragment {
+    /// Builds an entry from an origin answer. Variants missing from the origin are made
+    /// here, once: call this off the async workers when `needs_compression` says so.
+    pub fn from_lookup(
+        lookup: Lookup,
+        retailer: &Retailer,
+        key_len: usize,
+        stored_at: Instant,
+    ) -> Self {
+        let (content, brand, product) = match lookup {
+            Lookup::Found(Fragment {
+                html,
+                mut gzip,
+                mut br,
+                version,
+                brand,
+                product_id,
+                ..
+            }) => {
+                if gzip.is_none() && br.is_none() {
+                    (gzip, br) = super::encode::compress(&html);
+                }
+                (
+                    Some(Content::new(html, gzip, br, &version)),
+                    Some(brand),
+                    Some(product_id),
+                )
+            }
+            Lookup::NoContent { brand, product_id } => (None, brand, product_id),
+        };
+        let weight = ENTRY_OVERHEAD + key_len + content.as_ref().map_or(0, Content::weight);
+        Self {
+            content,
+            surrogates: Surrogates {
+                retailer: retailer.as_str().into(),
+                brand: brand.map(Into::into),
+                product: product.map(Into::into),
+            },
+            stored_at,
+            refreshing: AtomicBool::new(false),
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Whether building an entry from `lookup` would compress (CPU work worth moving off
+    /// the async workers).
+    pub fn needs_compression(lookup: &Lookup) -> bool {
+        matches!(lookup, Lookup::Found(f) if f.gzip.is_none() && f.br.is_none()
+            && f.html.len() >= super::encode::MIN_COMPRESS_LEN)
+    }
+
+    /// The weight moka bounds the cache by (`cache.max_bytes`).
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// Claims the one background refresh of this entry; false if it is already claimed.
+    pub fn claim_refresh(&self) -> bool {
+        !self.refreshing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Gives the claim back after a failed refresh, so a later request may try again.
+    pub fn release_refresh(&self) {
+        self.refreshing.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content() -> Content {
+        Content::new(
+            Bytes::from_static(b"<p>x</p>"),
+            Some(Bytes::from_static(b"gz")),
+            None,
+            "abc",
+        )
+    }
+
+    #[test]
+    fn variants_fall_back_to_identity() {
+        let c = content();
+        assert_eq!(c.variant(Encoding::Br).0, Encoding::Identity);
+        let (enc, body, etag) = c.variant(Encoding::Gzip);
+        assert_eq!(
+            (enc, &body[..], etag.to_str().unwrap()),
+            (Encoding::Gzip, &b"gz"[..], "\"abc-gzip\"")
+        );
+    }
+
+    #[test]
+    fn if_none_match_forms() {
+        let c = content();
+        for yes in [
+            "\"abc\"",
+            "W/\"abc\"",
+            "\"zzz\", \"abc-br\"",
+            "*",
+            " \"abc-gzip\" ",
+        ] {
+            assert!(c.matches_if_none_match(yes.as_bytes()), "{yes}");
+        }
+        for no in ["abc", "\"ab\"", "\"abc-zstd\"", ""] {
+            assert!(!c.matches_if_none_match(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn surrogate_keys_normalize() {
+        assert_eq!(
+            SurrogateKey::parse("brand:ACME Corp").unwrap(),
+            SurrogateKey::Brand("acmecorp".into())
+        );
+        assert_eq!(
+            SurrogateKey::parse("product:Acme/X-100/B").unwrap(),
+            SurrogateKey::Product("acme/x100b".into())
+        );
+        assert_eq!(
+            SurrogateKey::parse("retailer:shop-one").unwrap(),
+            SurrogateKey::Retailer("shop-one".into())
+        );
+        for bad in [
+            "acme",
+            "brand:",
+            "colour:red",
+            "retailer:Shop One",
+            "product:acme",
+        ] {
+            assert!(SurrogateKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

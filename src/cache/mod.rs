@@ -1,0 +1,379 @@
+//! The fragment cache (DESIGN.md §4): moka, bounded by bytes, keyed by the normalized
+//! request, with stale-while-revalidate, stale-if-error and negative caching.
+//!
+//! Invariants:
+//! - A hit is one lock-free moka lookup plus a clock read; it never waits on a miss.
+//!   Misses for one key serialize on moka's per-key compute lock, and every waiter
+//!   re-checks the entry the first one stored, so a herd costs exactly one origin fetch.
+//! - Freshness is judged here, from `stored_at` on tokio's clock; moka's own expiry only
+//!   reclaims memory after the last moment an entry could still be served.
+//! - This module knows nothing about HTTP beyond prebuilt header values in entries.
+
+pub mod encode;
+mod entry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+use moka::ops::compute::{CompResult, Op};
+use tokio::time::Instant;
+
+pub use entry::{CachedFragment, Content, Encoding, SurrogateKey, Surrogates};
+
+use crate::config::CacheConfig;
+use crate::domain::FragmentRequest;
+use crate::origin::{Lookup, Origin, OriginError};
+use crate::signals::{CacheResult, Metrics, OriginResult};
+
+/// How an answer relates to the cache, for `X-Cache` and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Fresh from the cache, or stored by a concurrent request this one waited for.
+    Hit,
+    /// Fetched from the origin for this request.
+    Miss,
+    /// Past `ttl`, served while refreshing or because the origin failed.
+    Stale,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "HIT",
+            Self::Miss => "MISS",
+            Self::Stale => "STALE",
+        }
+    }
+}
+
+/// An answer: the entry to send and how it was found.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub entry: Arc<CachedFragment>,
+    pub status: CacheStatus,
+}
+
+/// Cache timing and size, from `[cache]` and `origin.timeout`.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub max_bytes: u64,
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
+    pub origin_timeout: Duration,
+}
+
+impl CacheSettings {
+    pub fn new(cache: &CacheConfig, origin_timeout: Duration) -> Self {
+        Self {
+            max_bytes: cache.max_bytes.0,
+            ttl: cache.ttl,
+            negative_ttl: cache.negative_ttl,
+            stale_while_revalidate: cache.stale_while_revalidate,
+            stale_if_error: cache.stale_if_error,
+            origin_timeout,
+        }
+    }
+
+    fn fresh_for(&self, e: &CachedFragment) -> Duration {
+        if e.content.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        }
+    }
+}
+
+/// Where an entry stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    Fresh,
+    /// Within stale-while-revalidate: serve it, refresh in the background.
+    Revalidate,
+    /// Past that, but within stale-if-error: serve it only if the origin fails.
+    IfError,
+    /// Too old to serve at all.
+    Dead,
+}
+
+/// The shared fragment cache. Cheap to clone.
+#[derive(Clone)]
+pub struct FragmentCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    map: Cache<String, Arc<CachedFragment>>,
+    origin: Arc<dyn Origin>,
+    settings: CacheSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for FragmentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FragmentCache")
+            .field("entries", &self.inner.map.entry_count())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FragmentCache {
+    pub fn new(settings: CacheSettings, origin: Arc<dyn Origin>, metrics: Arc<Metrics>) -> Self {
+        // Keep entries in memory for as long as any rule may still serve them.
+        let longest = settings.ttl.max(settings.negative_ttl)
+            + settings.stale_while_revalidate.max(settings.stale_if_error);
+        let map = Cache::builder()
+            .max_capacity(settings.max_bytes)
+            .weigher(|_k: &String, v: &Arc<CachedFragment>| v.weight())
+            .time_to_live(longest)
+            .support_invalidation_closures()
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                map,
+                origin,
+                settings,
+                metrics,
+            }),
+        }
+    }
+
+    /// Answers `req` from memory when possible, else from the origin (once per key).
+    ///
+    /// # Errors
+    /// The origin failed and no entry recent enough for stale-if-error exists.
+    pub async fn get(&self, req: &FragmentRequest) -> Result<Served, OriginError> {
+        let key = req.cache_key();
+        let now = Instant::now();
+        let current = self.inner.map.get(&key).await;
+        let served = match &current {
+            Some(e) => match self.freshness(e, now) {
+                Freshness::Fresh => Some(Served {
+                    entry: e.clone(),
+                    status: CacheStatus::Hit,
+                }),
+                Freshness::Revalidate => {
+                    self.spawn_refresh(key.clone(), req, e);
+                    Some(Served {
+                        entry: e.clone(),
+                        status: CacheStatus::Stale,
+                    })
+                }
+                Freshness::IfError | Freshness::Dead => None,
+            },
+            None => None,
+        };
+        let served = match served {
+            Some(s) => s,
+            None => match self.fill(&key, req, now, None).await {
+                Ok(s) => s,
+                Err(err) => match current {
+                    Some(e)
+                        if err.is_transient() && self.freshness(&e, now) == Freshness::IfError =>
+                    {
+                        tracing::warn!(error = %err, "origin failed; serving stale content");
+                        Served {
+                            entry: e,
+                            status: CacheStatus::Stale,
+                        }
+                    }
+                    _ => return Err(err),
+                },
+            },
+        };
+        let result = match (served.status, served.entry.content.is_some()) {
+            (CacheStatus::Stale, _) => CacheResult::Stale,
+            (CacheStatus::Miss, _) => CacheResult::Miss,
+            (CacheStatus::Hit, true) => CacheResult::Hit,
+            (CacheStatus::Hit, false) => CacheResult::Negative,
+        };
+        self.inner.metrics.cache_request(result);
+        Ok(served)
+    }
+
+    fn freshness(&self, e: &CachedFragment, now: Instant) -> Freshness {
+        let s = &self.inner.settings;
+        let age = now.saturating_duration_since(e.stored_at);
+        let fresh = s.fresh_for(e);
+        if age < fresh {
+            Freshness::Fresh
+        } else if age < fresh + s.stale_while_revalidate {
+            Freshness::Revalidate
+        } else if age < fresh + s.stale_if_error {
+            Freshness::IfError
+        } else {
+            Freshness::Dead
+        }
+    }
+
+    /// Fetches and stores the entry for `key`, serialized per key. `replacing` is the
+    /// stale entry a background refresh replaces; a foreground fill passes `None`.
+    ///
+    /// Whoever holds the per-key lock after another request stored a newer entry sees
+    /// it and returns it without fetching: that is what makes a herd cost one fetch.
+    async fn fill(
+        &self,
+        key: &str,
+        req: &FragmentRequest,
+        asked_at: Instant,
+        replacing: Option<&Arc<CachedFragment>>,
+    ) -> Result<Served, OriginError> {
+        let result = self
+            .inner
+            .map
+            .entry_by_ref(key)
+            .and_try_compute_with(|cur| async move {
+                if let Some(cur) = cur.map(|e| e.into_value()) {
+                    let newer = match replacing {
+                        Some(old) => cur.stored_at > old.stored_at,
+                        None => {
+                            cur.stored_at >= asked_at
+                                || self.freshness(&cur, Instant::now()) == Freshness::Fresh
+                        }
+                    };
+                    if newer {
+                        return Ok(Op::Nop);
+                    }
+                }
+                let lookup = self.fetch_origin(req).await?;
+                Ok(Op::Put(Arc::new(
+                    self.build_entry(lookup, req, key.len()).await,
+                )))
+            })
+            .await?;
+        match result {
+            CompResult::Inserted(e) | CompResult::ReplacedWith(e) => Ok(Served {
+                entry: e.into_value(),
+                status: CacheStatus::Miss,
+            }),
+            CompResult::Unchanged(e) => Ok(Served {
+                entry: e.into_value(),
+                status: CacheStatus::Hit,
+            }),
+            CompResult::StillNone(_) | CompResult::Removed(_) => Err(OriginError::Unavailable(
+                "the cache entry vanished while it was filled".into(),
+            )),
+        }
+    }
+
+    async fn build_entry(
+        &self,
+        lookup: Lookup,
+        req: &FragmentRequest,
+        key_len: usize,
+    ) -> CachedFragment {
+        let now = Instant::now();
+        if CachedFragment::needs_compression(&lookup) {
+            let retailer = req.retailer.clone();
+            // Compression is CPU work; keep it off the async workers that serve hits.
+            let fallback = lookup.clone();
+            match tokio::task::spawn_blocking(move || {
+                CachedFragment::from_lookup(lookup, &retailer, key_len, now)
+            })
+            .await
+            {
+                Ok(e) => return e,
+                Err(err) => {
+                    tracing::error!(error = %err, "compression task failed; compressing inline");
+                    return CachedFragment::from_lookup(fallback, &req.retailer, key_len, now);
+                }
+            }
+        }
+        CachedFragment::from_lookup(lookup, &req.retailer, key_len, now)
+    }
+
+    async fn fetch_origin(&self, req: &FragmentRequest) -> Result<Lookup, OriginError> {
+        let started = std::time::Instant::now();
+        let timeout = self.inner.settings.origin_timeout;
+        let result = match tokio::time::timeout(timeout, self.inner.origin.fetch(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(OriginError::Timeout(timeout)),
+        };
+        let outcome = match &result {
+            Ok(Lookup::Found(_)) => OriginResult::Found,
+            Ok(Lookup::NoContent { .. }) => OriginResult::NoContent,
+            Err(OriginError::Timeout(_)) => OriginResult::Timeout,
+            Err(_) => OriginResult::Error,
+        };
+        self.inner
+            .metrics
+            .origin_request(outcome, started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            tracing::warn!(origin = self.inner.origin.kind(), error = %e, "origin lookup failed");
+        }
+        result
+    }
+
+    /// Starts the one background refresh of a stale entry (no-op if one is running).
+    fn spawn_refresh(&self, key: String, req: &FragmentRequest, stale: &Arc<CachedFragment>) {
+        if !stale.claim_refresh() {
+            return;
+        }
+        let this = self.clone();
+        let req = req.clone();
+        let stale = stale.clone();
+        tokio::spawn(async move {
+            if this
+                .fill(&key, &req, Instant::now(), Some(&stale))
+                .await
+                .is_err()
+            {
+                stale.release_refresh();
+            }
+        });
+    }
+
+    /// Drops the entry for one normalized key at once.
+    pub async fn purge_key(&self, key: &str) {
+        self.inner.map.invalidate(key).await;
+    }
+
+    /// Drops every entry tagged with `key`; lookups stop returning them at once.
+    pub fn purge_surrogate(&self, key: SurrogateKey) {
+        let result = self
+            .inner
+            .map
+            .invalidate_entries_if(move |_, v| v.surrogates.matches(&key));
+        if let Err(e) = result {
+            // Only possible if the builder lost `support_invalidation_closures`.
+            tracing::error!(error = %e, "surrogate purge failed; dropping the whole cache");
+            self.inner.map.invalidate_all();
+        }
+    }
+
+    /// Drops everything.
+    pub fn purge_all(&self) {
+        self.inner.map.invalidate_all();
+    }
+
+    /// Runs moka's pending maintenance and updates the size gauges.
+    pub async fn upkeep(&self) {
+        self.inner.map.run_pending_tasks().await;
+        self.inner
+            .metrics
+            .cache_entries
+            .set(self.inner.map.entry_count() as f64);
+        self.inner
+            .metrics
+            .cache_bytes
+            .set(self.inner.map.weighted_size() as f64);
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.inner.map.entry_count()
+    }
+
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.map.weighted_size()
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.inner.settings
+    }
+}
+
+#[cfg(test)]
+mod tests;

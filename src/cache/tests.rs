@@ -1,0 +1,281 @@
+//! Cache behaviour against a scripted origin, on tokio's paused clock.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::config::{ByteSize, CacheConfig};
+use crate::origin::{BoxFuture, Fragment, content_version};
+
+/// An origin whose answer the test sets, counting lookups.
+struct Scripted {
+    calls: AtomicUsize,
+    answer: Mutex<Result<Lookup, OriginError>>,
+    delay: Duration,
+}
+
+impl Scripted {
+    fn new(html: &str) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            answer: Mutex::new(Ok(found(html))),
+            delay: Duration::from_millis(50),
+        })
+    }
+    fn set(&self, a: Result<Lookup, OriginError>) {
+        *self.answer.lock().unwrap() = a;
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn found(html: &str) -> Lookup {
+    Lookup::Found(Fragment {
+        html: Bytes::from(html.to_owned()),
+        gzip: None,
+        br: None,
+        version: content_version(html.as_bytes()),
+        updated_at: 0,
+        brand: "acme".into(),
+        product_id: "acme/x100b".into(),
+    })
+}
+
+impl Origin for Scripted {
+    fn fetch<'a>(
+        &'a self,
+        _req: &'a FragmentRequest,
+    ) -> BoxFuture<'a, Result<Lookup, OriginError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.answer.lock().unwrap().clone()
+        })
+    }
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+}
+
+const TTL: Duration = Duration::from_secs(60);
+const SWR: Duration = Duration::from_secs(30);
+const SIE: Duration = Duration::from_secs(600);
+const NEG: Duration = Duration::from_secs(10);
+
+fn cache(origin: Arc<Scripted>) -> FragmentCache {
+    let cfg = CacheConfig {
+        max_bytes: ByteSize(64 << 20),
+        ttl: TTL,
+        stale_while_revalidate: SWR,
+        stale_if_error: SIE,
+        negative_ttl: NEG,
+    };
+    FragmentCache::new(
+        CacheSettings::new(&cfg, Duration::from_secs(5)),
+        origin,
+        Arc::new(Metrics::new()),
+    )
+}
+
+fn req(q: &str) -> FragmentRequest {
+    FragmentRequest::from_query(q).unwrap()
+}
+
+fn body(s: &Served) -> &[u8] {
+    &s.entry.content.as_ref().expect("content").identity
+}
+
+const Q: &str = "retailer=shop-one&locale=en-GB&ean=4006381333931";
+
+#[tokio::test(start_paused = true)]
+async fn a_herd_on_a_cold_key_costs_one_origin_fetch() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    let answers = futures_join_all((0..200).map(|_| {
+        let (c, r) = (c.clone(), r.clone());
+        tokio::spawn(async move { c.get(&r).await.unwrap() })
+    }))
+    .await;
+    assert_eq!(origin.calls(), 1);
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|s| s.status == CacheStatus::Miss)
+            .count(),
+        1
+    );
+    assert!(answers.iter().all(|s| body(s) == b"<p>v1</p>"));
+}
+
+async fn futures_join_all<T: Send + 'static>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_while_revalidate_serves_stale_and_refreshes_once() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Miss);
+    tokio::time::advance(TTL - Duration::from_secs(1)).await;
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(origin.calls(), 1);
+
+    origin.set(Ok(found("<p>v2</p>")));
+    tokio::time::advance(Duration::from_secs(2)).await;
+    // Past ttl, within stale-while-revalidate: three requests get the old content at
+    // once, without waiting, and cause one background refresh.
+    for _ in 0..3 {
+        let s = c.get(&r).await.unwrap();
+        assert_eq!(s.status, CacheStatus::Stale);
+        assert_eq!(body(&s), b"<p>v1</p>");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the refresh finish
+    assert_eq!(origin.calls(), 2);
+    let s = c.get(&r).await.unwrap();
+    assert_eq!((s.status, body(&s)), (CacheStatus::Hit, &b"<p>v2</p>"[..]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_background_refresh_keeps_stale_and_retries_later() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    c.get(&r).await.unwrap();
+    origin.set(Err(OriginError::Unavailable("down".into())));
+    tokio::time::advance(TTL + Duration::from_secs(1)).await;
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(origin.calls(), 2);
+    // The claim was released: the next stale hit tries again.
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(origin.calls(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_if_error_covers_origin_failures_until_it_runs_out() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    c.get(&r).await.unwrap();
+    origin.set(Err(OriginError::Timeout(Duration::from_secs(2))));
+    // Past stale-while-revalidate: the request itself must ask the origin; it fails,
+    // and the old content stands in.
+    tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
+    let s = c.get(&r).await.unwrap();
+    assert_eq!(
+        (s.status, body(&s)),
+        (CacheStatus::Stale, &b"<p>v1</p>"[..])
+    );
+    assert_eq!(origin.calls(), 2);
+    // Past stale-if-error: the error reaches the client.
+    tokio::time::advance(SIE).await;
+    assert!(matches!(c.get(&r).await, Err(OriginError::Timeout(_))));
+    // A key never seen gets the error, and the error is not cached.
+    let other = req("retailer=shop-one&locale=en-GB&sku=A1");
+    assert!(c.get(&other).await.is_err());
+    origin.set(Ok(found("<p>back</p>")));
+    assert_eq!(c.get(&other).await.unwrap().status, CacheStatus::Miss);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_content_is_cached_for_negative_ttl() {
+    let origin = Scripted::new("");
+    origin.set(Ok(Lookup::NoContent {
+        brand: None,
+        product_id: None,
+    }));
+    let c = cache(origin.clone());
+    let r = req(Q);
+    assert!(c.get(&r).await.unwrap().entry.content.is_none());
+    tokio::time::advance(NEG - Duration::from_secs(1)).await;
+    let s = c.get(&r).await.unwrap();
+    assert_eq!(
+        (s.status, s.entry.content.is_none()),
+        (CacheStatus::Hit, true)
+    );
+    assert_eq!(origin.calls(), 1);
+    // Content appears; once negative_ttl (+ stale-while-revalidate) has passed it shows.
+    origin.set(Ok(found("<p>new</p>")));
+    tokio::time::advance(NEG + SWR).await;
+    let s = c.get(&r).await.unwrap();
+    assert_eq!(
+        (s.status, body(&s)),
+        (CacheStatus::Miss, &b"<p>new</p>"[..])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn purges_by_key_and_surrogate_key_take_effect_at_once() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let a = req(Q);
+    let b = req("retailer=shop-two&locale=en-GB&ean=4006381333931");
+    c.get(&a).await.unwrap();
+    c.get(&b).await.unwrap();
+    c.purge_key(&a.cache_key()).await;
+    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Hit);
+
+    c.purge_surrogate(SurrogateKey::parse("retailer:shop-two").unwrap());
+    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Miss);
+
+    c.purge_surrogate(SurrogateKey::parse("brand:ACME").unwrap());
+    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Miss);
+    c.purge_surrogate(SurrogateKey::parse("product:acme/X-100/B").unwrap());
+    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Miss);
+    c.purge_surrogate(SurrogateKey::parse("brand:other").unwrap());
+    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Hit);
+}
+
+#[tokio::test]
+async fn variants_are_made_once_on_insert_and_the_cache_stays_within_its_byte_bound() {
+    let html =
+        "<section><h3>Feature</h3><p>Breathable merino, quick-dry.</p></section>".repeat(150);
+    let origin = Scripted::new(&html);
+    let cfg = CacheConfig {
+        max_bytes: ByteSize(1 << 20),
+        ..CacheConfig::default()
+    };
+    let c = FragmentCache::new(
+        CacheSettings::new(&cfg, Duration::from_secs(5)),
+        origin.clone(),
+        Arc::new(Metrics::new()),
+    );
+    let s = c.get(&req(Q)).await.unwrap();
+    let content = s.entry.content.as_ref().unwrap();
+    assert!(
+        content.gzip.is_some() && content.br.is_some(),
+        "variants made on insert"
+    );
+    for i in 0..200 {
+        c.get(&req(&format!("retailer=shop-one&locale=en-GB&sku=S{i}")))
+            .await
+            .unwrap();
+    }
+    c.upkeep().await;
+    let entry_weight = u64::from(s.entry.weight());
+    assert!(entry_weight > html.len() as u64);
+    assert!(
+        c.weighted_size() <= 1 << 20,
+        "weighted size {} over the bound",
+        c.weighted_size()
+    );
+    assert!(
+        c.entry_count() < 200,
+        "{} entries of {entry_weight} bytes fit in 1 MiB?",
+        c.entry_count()
+    );
+}

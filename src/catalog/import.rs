@@ -1,0 +1,303 @@
+//! The `synedge import FILE.ndjson` and `synedge seed --demo` commands: read or generate
+//! a catalog and write it into the origin store, with progress bars.
+//!
+//! Invariant: a catalog with any bad line writes nothing. The whole file is parsed and
+//! validated before the store is touched (it is not even created), and the write itself
+//! is one transaction ([`SqliteOrigin::import`]).
+//!
+//! Progress bars draw on stderr only when it is a terminal, so logs and CI output stay
+//! clean. These are CLI edges, hence `anyhow`.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{parse_ndjson, seed};
+use crate::origin::sqlite::{ImportSummary, SqliteOrigin};
+
+/// Imports the NDJSON catalog `file` into the store at `origin_url` (only `sqlite://`
+/// for now). Prints every bad line to stderr. Returns the summary for the caller to
+/// print.
+///
+/// # Errors
+/// The URL is not a `sqlite://` URL, the file cannot be read, any line is invalid (then
+/// nothing was written), or the store cannot be opened or written.
+pub fn run_import(
+    origin_url: &str,
+    file: &Path,
+    timeout: Duration,
+) -> anyhow::Result<ImportSummary> {
+    let path = sqlite_path(origin_url)?;
+    let f = File::open(file).with_context(|| format!("opening catalog {}", file.display()))?;
+    let len = f.metadata().map(|m| m.len()).ok();
+
+    let bar = progress_bar(
+        len,
+        "{msg:>9} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+        "reading",
+    );
+    let parsed = parse_ndjson(BufReader::with_capacity(1 << 20, f), |n| {
+        bar.set_position(n)
+    });
+    bar.finish_and_clear();
+    let records = match parsed {
+        Ok(records) => records,
+        Err(errors) => {
+            let mut stderr = std::io::stderr().lock();
+            for e in &errors {
+                // Best effort: failing to print a problem must not hide the failure.
+                let _ = writeln!(stderr, "{}: {e}", file.display());
+            }
+            anyhow::bail!(
+                "{}: {} problem{} found; nothing was written",
+                file.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+    };
+    write_records(path, &records, timeout)
+}
+
+/// Generates `demo_catalog(products)`, imports it into the store at `origin_url`, and
+/// writes one request path per product (see [`seed::request_paths`]) to `paths_out`
+/// when given, for load tests.
+///
+/// # Errors
+/// The URL is not a `sqlite://` URL, `products` is 0, or the store or the paths file
+/// cannot be written.
+pub fn run_seed(
+    origin_url: &str,
+    products: usize,
+    paths_out: Option<&Path>,
+    timeout: Duration,
+) -> anyhow::Result<ImportSummary> {
+    let path = sqlite_path(origin_url)?;
+    anyhow::ensure!(products > 0, "--products must be at least 1");
+    let records = seed::demo_catalog(products);
+    let summary = write_records(path, &records, timeout)?;
+    if let Some(out) = paths_out {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating directory {}", dir.display()))?;
+        }
+        let mut text = seed::request_paths(products).join("\n");
+        text.push('\n');
+        std::fs::write(out, text)
+            .with_context(|| format!("writing request paths to {}", out.display()))?;
+    }
+    Ok(summary)
+}
+
+/// The file path of a `sqlite://PATH` URL.
+fn sqlite_path(origin_url: &str) -> anyhow::Result<&str> {
+    match origin_url.split_once("://") {
+        Some(("sqlite", path)) => Ok(path),
+        Some((scheme, _)) => anyhow::bail!(
+            "import writes to a SQLite store only, for now; origin.url uses {scheme}://, \
+             set it to sqlite://PATH (for example with SYNEDGE_ORIGIN__URL)"
+        ),
+        None => anyhow::bail!("origin.url must look like sqlite://PATH"),
+    }
+}
+
+fn write_records(
+    path: &str,
+    records: &[super::CatalogRecord],
+    timeout: Duration,
+) -> anyhow::Result<ImportSummary> {
+    let origin = SqliteOrigin::open(path, timeout)?;
+    let total = records.len();
+    let bar = progress_bar(
+        Some(total as u64),
+        "{msg:>9} [{bar:40}] {pos}/{len} fragments ({eta})",
+        "writing",
+    );
+    let summary = origin
+        .import(records, |n| {
+            bar.set_position(n as u64);
+            if n == total {
+                bar.set_message("committing");
+            }
+        })
+        .with_context(|| format!("importing into {path}; nothing was written"))?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn progress_bar(len: Option<u64>, template: &str, message: &'static str) -> ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(len, target);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FragmentRequest;
+    use crate::origin::{Lookup, Origin as _};
+
+    const LINE: &str = r#"{"brand": "Acme", "mpn": "X-100/B", "ean": ["4006381333931"], "locale": "en-GB", "html": "<div>hi</div>", "retailers": ["shop-one", "*"], "skus": {"shop-one": "SKU-123"}}"#;
+
+    #[test]
+    fn imports_a_file_and_reimports_as_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("catalog.ndjson");
+        std::fs::write(&file, format!("{LINE}\n{}\n", LINE.replace("en-GB", "de"))).unwrap();
+        let url = format!("sqlite://{}", dir.path().join("db/synedge.db").display());
+        let s = run_import(&url, &file, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            s.to_string(),
+            "imported 2 fragments for 1 products (2 new or changed, 0 unchanged)"
+        );
+        let s = run_import(&url, &file, Duration::from_secs(5)).unwrap();
+        assert_eq!((s.changed, s.unchanged), (0, 2));
+    }
+
+    #[test]
+    fn one_bad_line_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("synedge.db");
+        let url = format!("sqlite://{}", db.display());
+        // A store with content already; the failed import must leave it as it was.
+        let good = dir.path().join("good.ndjson");
+        std::fs::write(&good, format!("{LINE}\n")).unwrap();
+        run_import(&url, &good, Duration::from_secs(5)).unwrap();
+
+        let bad = dir.path().join("bad.ndjson");
+        let other = LINE
+            .replace("X-100/B", "X-200")
+            .replace("4006381333931", "96385074")
+            .replace("SKU-123", "SKU-200");
+        std::fs::write(
+            &bad,
+            format!(
+                "{other}\n{}\n",
+                LINE.replace("\"html\": \"<div>hi</div>\"", "\"html\": \"\"")
+            ),
+        )
+        .unwrap();
+        let e = run_import(&url, &bad, Duration::from_secs(5)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("1 problem found; nothing was written"),
+            "{e}"
+        );
+
+        let origin = SqliteOrigin::open(db.to_str().unwrap(), Duration::from_secs(5)).unwrap();
+        assert_eq!(origin.change_counter().unwrap(), 1);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let req =
+            FragmentRequest::from_query("retailer=shop-one&locale=en-GB&ean=96385074").unwrap();
+        let l = rt.block_on(origin.fetch(&req)).unwrap();
+        assert_eq!(
+            l,
+            Lookup::NoContent {
+                brand: None,
+                product_id: None
+            }
+        );
+
+        // A bad catalog never creates a store either.
+        let fresh = dir.path().join("fresh.db");
+        let url = format!("sqlite://{}", fresh.display());
+        assert!(run_import(&url, &bad, Duration::from_secs(5)).is_err());
+        assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn refuses_other_stores_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("catalog.ndjson");
+        std::fs::write(&file, LINE).unwrap();
+        let e = run_import("postgres://db/synedge", &file, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("SQLite store only"), "{e}");
+        assert!(run_import("data/synedge.db", &file, Duration::from_secs(1)).is_err());
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let e = run_import(
+            &url,
+            &dir.path().join("missing.ndjson"),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("missing.ndjson"), "{e}");
+        assert!(run_seed(&url, 0, None, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn every_seeded_request_path_resolves() {
+        const N: usize = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("synedge.db");
+        let paths = dir.path().join("out/paths.txt");
+        let url = format!("sqlite://{}", db.display());
+        let s = run_seed(&url, N, Some(&paths), Duration::from_secs(5)).unwrap();
+        assert_eq!(s.products, N);
+        assert_eq!(s.records, seed::demo_catalog(N).len());
+        assert_eq!(s.changed, s.records);
+
+        let text = std::fs::read_to_string(&paths).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), N);
+
+        let origin = SqliteOrigin::open(db.to_str().unwrap(), Duration::from_secs(5)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for path in &lines {
+                let query = path.strip_prefix("/v1/fragment?").unwrap();
+                let req = FragmentRequest::from_query(query).unwrap();
+                assert!(
+                    matches!(origin.fetch(&req).await.unwrap(), Lookup::Found(_)),
+                    "{path}"
+                );
+            }
+            // The demo cases: language fallback, and a retailer without rights.
+            let q = "retailer=shop-one&locale=de-AT&ean=4006381333931";
+            let Lookup::Found(f) = origin
+                .fetch(&FragmentRequest::from_query(q).unwrap())
+                .await
+                .unwrap()
+            else {
+                panic!("de-AT should fall back to de");
+            };
+            assert!(
+                std::str::from_utf8(&f.html)
+                    .unwrap()
+                    .contains("lang=\"de\"")
+            );
+            let mut denied = 0;
+            for path in &lines {
+                let q = path
+                    .strip_prefix("/v1/fragment?")
+                    .unwrap()
+                    .replace("shop-one", "outlet-24");
+                if let Lookup::NoContent { brand: Some(_), .. } = origin
+                    .fetch(&FragmentRequest::from_query(&q).unwrap())
+                    .await
+                    .unwrap()
+                {
+                    denied += 1;
+                }
+            }
+            assert!(denied > 0 && denied < N, "{denied}");
+        });
+    }
+}

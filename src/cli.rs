@@ -1,0 +1,245 @@
+//! The command line (DESIGN.md §8):
+//! `synedge [--config FILE] [--set section.key=value]… <serve [--demo] | import FILE |
+//! seed --demo --products N | check-config | healthcheck>`.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage error (clap), 78 bad configuration
+//! (`EX_CONFIG`), reported before anything is bound.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::catalog::{import, seed};
+use crate::config::{self, Config, Sources};
+use crate::origin::{self, sqlite::SqliteOrigin};
+
+/// Exit code for a configuration that does not validate (sysexits.h `EX_CONFIG`).
+pub const EXIT_CONFIG: u8 = 78;
+/// Products `serve --demo` seeds into an empty store.
+pub const DEMO_PRODUCTS: usize = 1000;
+/// Listen backlog: clients beyond `server.max_connections` wait here during a surge.
+const LISTEN_BACKLOG: u32 = 4096;
+
+#[derive(Debug, Parser)]
+#[command(name = "synedge", version, about = "Content-syndication edge server")]
+pub struct Cli {
+    /// Config file (TOML). Without it, config/default.toml is read when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one key, after the file and SYNEDGE_* variables. Repeatable.
+    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE")]
+    set: Vec<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve fragments on server.listen and the admin API on admin.listen.
+    Serve {
+        /// Fill an empty store with the demo catalog first.
+        #[arg(long)]
+        demo: bool,
+        /// Shorthand for --set server.listen=ADDR.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Shorthand for --set admin.listen=ADDR.
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<SocketAddr>,
+    },
+    /// Import an NDJSON catalog file into the origin store, all or nothing.
+    Import {
+        /// One product-locale per line: {"brand","mpn","ean":[…],"locale","html","retailers":[…]}
+        file: PathBuf,
+    },
+    /// Write a deterministic synthetic catalog into the origin store.
+    Seed {
+        /// The demo catalog (the only kind there is; required for clarity).
+        #[arg(long, required = true)]
+        demo: bool,
+        /// How many products.
+        #[arg(long, default_value_t = DEMO_PRODUCTS)]
+        products: usize,
+        /// Also write one /v1/fragment request path per product to FILE (for load tests).
+        #[arg(long, value_name = "FILE")]
+        paths: Option<PathBuf>,
+    },
+    /// Validate the configuration and print it, secrets redacted.
+    CheckConfig,
+    /// Exit 0 when this instance's /readyz answers 200 (for container health checks).
+    Healthcheck {
+        /// Address to probe; default: server.listen, with 0.0.0.0 read as 127.0.0.1.
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<SocketAddr>,
+    },
+}
+
+/// Parses the command line, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let mut overrides = cli.set.clone();
+    if let Command::Serve {
+        listen,
+        admin_listen,
+        ..
+    } = &cli.command
+    {
+        overrides.extend(listen.map(|a| format!("server.listen={a}")));
+        overrides.extend(admin_listen.map(|a| format!("admin.listen={a}")));
+    }
+    let config = match config::load(&Sources {
+        file: cli.config.as_deref(),
+        env: config::process_env(),
+        overrides,
+    }) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprint!("synedge: {errors}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run(cli.command, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("synedge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let url = config.origin.url.clone();
+    let timeout = config.origin.timeout;
+    match command {
+        Command::Serve { demo, .. } => serve(config, demo),
+        Command::Import { file } => {
+            let summary = import::run_import(&url, &file, timeout)?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Seed {
+            products, paths, ..
+        } => {
+            let summary = import::run_seed(&url, products, paths.as_deref(), timeout)?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::CheckConfig => {
+            print!("{}", config.to_toml());
+            eprintln!("synedge: configuration is valid");
+            Ok(())
+        }
+        Command::Healthcheck { addr } => healthcheck(addr.unwrap_or(config.server.listen)),
+    }
+}
+
+fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("synedge-worker")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let origin = open_origin(&config, demo)?;
+        let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
+        let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
+        tracing::info!(public = %public.local_addr()?, admin = %admin.local_addr()?, origin = %config.origin.url, "listening");
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            match crate::shutdown::signal().await {
+                Ok(sig) => tracing::info!(signal = sig, "shutting down"),
+                Err(e) => tracing::error!(error = %e, "cannot listen for signals; stop with SIGKILL"),
+            }
+            trigger.cancel();
+            // A second signal means "now": skip the drain.
+            if crate::shutdown::signal().await.is_ok() {
+                tracing::warn!("second signal: exiting at once");
+                std::process::exit(1);
+            }
+        });
+        App::build(config, origin).run(public, admin, shutdown).await
+    })
+}
+
+/// Opens the configured store; with `demo`, fills an empty SQLite store first.
+fn open_origin(config: &Config, demo: bool) -> anyhow::Result<Arc<dyn origin::Origin>> {
+    if let Some(path) = config.sqlite_path() {
+        let store = SqliteOrigin::open(path, config.origin.timeout)
+            .with_context(|| format!("opening the catalog {}", config.origin.url))?;
+        if demo && store.is_empty()? {
+            let started = std::time::Instant::now();
+            let summary = store.import(&seed::demo_catalog(DEMO_PRODUCTS), |_| {})?;
+            tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
+        }
+        return Ok(Arc::new(store));
+    }
+    origin::connect(&config.origin.url, config.origin.timeout)
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Probes `/readyz` with a minimal HTTP/1.0 request: the runtime image has no curl.
+fn healthcheck(mut addr: SocketAddr) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = Duration::from_secs(2);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).context("reading the answer")?;
+    anyhow::ensure!(
+        &head[9..12] == b"200",
+        "/readyz answered {}",
+        String::from_utf8_lossy(&head[9..12])
+    );
+    Ok(())
+}

@@ -1,0 +1,743 @@
+//! Configuration (DESIGN.md §8): one struct per subsystem, defaults as `DEFAULT_*`
+//! consts, layered as built-in defaults ← TOML file ← `SYNEDGE_<SECTION>__<KEY>`
+//! environment variables ← `--set section.key=value` flags.
+//!
+//! Invariants: [`load`] either returns a config that passed [`Config::validate`], or every
+//! problem found at once (each section is read on its own, so one bad section does not
+//! hide the others). Nothing here binds a socket or opens a file other than the config.
+//! The environment is passed in (an iterator of pairs), never read here, so tests are
+//! hermetic.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
+pub const ENV_PREFIX: &str = "SYNEDGE_";
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9901";
+pub const DEFAULT_ORIGIN_URL: &str = "sqlite://data/synedge.db";
+pub const DEFAULT_ORIGIN_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 512 * 1024 * 1024;
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+pub const DEFAULT_STALE_WHILE_REVALIDATE: Duration = Duration::from_secs(60);
+pub const DEFAULT_STALE_IF_ERROR: Duration = Duration::from_secs(86_400);
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(60);
+pub const DEFAULT_EVENTS_QUEUE_CAPACITY: usize = 100_000;
+pub const DEFAULT_EVENTS_BATCH_SIZE: usize = 5_000;
+pub const DEFAULT_EVENTS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(0);
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub admin: AdminConfig,
+    pub origin: OriginConfig,
+    pub cache: CacheConfig,
+    pub tls: TlsConfig,
+    pub events: EventsConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+/// The public listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where retailer pages reach us.
+    pub listen: SocketAddr,
+    /// Upper bound on one request, origin fetch included; beyond it the client gets 504.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long a client may take to send its request headers (slowloris guard).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Open connections beyond this wait in the kernel's accept queue.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("invariant: default listen address parses"),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// The admin listener: metrics, purge, and (later) scaler and events control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Loopback by default: admin calls can purge the cache.
+    pub listen: SocketAddr,
+    /// Bearer token for mutating admin calls; required on a non-loopback address.
+    pub token: Option<Secret>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_ADMIN_LISTEN
+                .parse()
+                .expect("invariant: default admin address parses"),
+            token: None,
+        }
+    }
+}
+
+/// Where content comes from on a miss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OriginConfig {
+    /// `sqlite://PATH` (embedded default).
+    pub url: String,
+    /// Bound on one origin lookup; beyond it the lookup counts as failed (stale-if-error).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for OriginConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_ORIGIN_URL.to_owned(),
+            timeout: DEFAULT_ORIGIN_TIMEOUT,
+        }
+    }
+}
+
+/// The in-memory fragment cache (DESIGN.md §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Memory bound, counted in body bytes (all encodings) plus per-entry overhead.
+    pub max_bytes: ByteSize,
+    /// How long an entry is fresh; also the `max-age` clients and CDNs see.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// After `ttl`, how long a stale entry is served while one background refresh runs.
+    #[serde(with = "humantime_serde")]
+    pub stale_while_revalidate: Duration,
+    /// After `ttl`, how long a stale entry is served when the origin fails.
+    #[serde(with = "humantime_serde")]
+    pub stale_if_error: Duration,
+    /// How long a "no content" answer is fresh (shorter: new content should show soon).
+    #[serde(with = "humantime_serde")]
+    pub negative_ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: ByteSize(DEFAULT_CACHE_MAX_BYTES),
+            ttl: DEFAULT_CACHE_TTL,
+            stale_while_revalidate: DEFAULT_STALE_WHILE_REVALIDATE,
+            stale_if_error: DEFAULT_STALE_IF_ERROR,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+        }
+    }
+}
+
+/// HTTPS on the public listener when both are set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// The beacon write path (DESIGN.md §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Events held in memory before clients get 503 + Retry-After.
+    pub queue_capacity: usize,
+    /// A batch is written when it reaches this many events…
+    pub batch_size: usize,
+    /// …or when this much time has passed, whichever comes first.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: DEFAULT_EVENTS_QUEUE_CAPACITY,
+            batch_size: DEFAULT_EVENTS_BATCH_SIZE,
+            flush_interval: DEFAULT_EVENTS_FLUSH_INTERVAL,
+        }
+    }
+}
+
+/// Graceful drain on SIGTERM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight requests get to finish once we stop accepting.
+    #[serde(with = "humantime_serde")]
+    pub grace: Duration,
+    /// How long we keep accepting after readiness turns 503, so load balancers notice.
+    #[serde(with = "humantime_serde")]
+    pub pre_stop_delay: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            grace: DEFAULT_SHUTDOWN_GRACE,
+            pre_stop_delay: DEFAULT_PRE_STOP_DELAY,
+        }
+    }
+}
+
+/// A secret string: `Debug` and `Serialize` never show it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for comparison only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// A size in bytes, written `"512MiB"`, `"64KiB"`, `"1GB"` or as a plain integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// # Errors
+    /// When `s` is not a number followed by an optional unit (B, KB, KiB, MB, MiB, GB, GiB).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size such as \"512MiB\" or \"64KiB\""))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1000,
+            "KiB" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown size unit {other:?}; use B, KB, KiB, MB, MiB, GB or GiB"
+                ));
+            }
+        };
+        n.checked_mul(mult)
+            .map(Self)
+            .ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= m && self.0 % m == 0 {
+                return write!(f, "{}{unit}", self.0 / m);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Self(n)),
+            Raw::Str(s) => Self::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Durations as humantime strings (`"5m"`, `"250ms"`).
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{s:?} is not a duration such as \"250ms\", \"5s\" or \"5m\" ({e})"
+            ))
+        })
+    }
+}
+
+/// One configuration problem: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// `section.key`, `section`, the file, or the variable the problem is in.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem found, one per line when displayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} configuration problem(s):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the configuration comes from; see [`load`].
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    /// `--config FILE`: must exist. Without it, [`DEFAULT_CONFIG_PATH`] is read when present.
+    pub file: Option<&'a Path>,
+    /// Environment pairs; only `SYNEDGE_<SECTION>__<KEY>` ones are used.
+    pub env: Vec<(String, String)>,
+    /// `section.key=value` overrides from flags, applied last.
+    pub overrides: Vec<String>,
+}
+
+/// Builds the effective configuration from its layers and validates it.
+///
+/// # Errors
+/// Every problem found: unreadable file, bad TOML, unknown keys, bad values, and what
+/// [`Config::validate`] finds.
+pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut table = match sources.file {
+        Some(path) => read_file(path, &mut errors),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            read_file(Path::new(DEFAULT_CONFIG_PATH), &mut errors)
+        }
+        None => toml::Table::new(),
+    };
+    let defaults =
+        toml::Table::try_from(Config::default()).expect("invariant: the default config serializes");
+    for (name, value) in &sources.env {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let path = path.to_ascii_lowercase().replace("__", ".");
+        set_path(&mut table, &defaults, &path, value, name, &mut errors);
+    }
+    for o in &sources.overrides {
+        match o.split_once('=') {
+            Some((path, value)) => set_path(
+                &mut table,
+                &defaults,
+                path.trim(),
+                value,
+                "--set",
+                &mut errors,
+            ),
+            None => errors.push(ConfigError::new(
+                "--set",
+                format!("{o:?} is not section.key=value"),
+            )),
+        }
+    }
+    let config = from_table(table, &mut errors);
+    errors.extend(config.validate());
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn read_file(path: &Path, errors: &mut Vec<ConfigError>) -> toml::Table {
+    let where_ = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.parse::<toml::Table>().unwrap_or_else(|e| {
+            errors.push(ConfigError::new(
+                where_,
+                format!("not valid TOML: {}", e.message()),
+            ));
+            toml::Table::new()
+        }),
+        Err(e) => {
+            errors.push(ConfigError::new(
+                where_,
+                format!("cannot read the config file: {e}"),
+            ));
+            toml::Table::new()
+        }
+    }
+}
+
+/// Sets `section.key[.sub…]` from a string, typed like the default value at that path
+/// (so `SYNEDGE_ADMIN__TOKEN=1234` stays a string and `…MAX_CONNECTIONS=10` a number).
+fn set_path(
+    table: &mut toml::Table,
+    defaults: &toml::Table,
+    path: &str,
+    raw: &str,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        errors.push(ConfigError::new(
+            source,
+            format!("{path:?} does not name section.key"),
+        ));
+        return;
+    }
+    let default = parts
+        .iter()
+        .try_fold(None::<&toml::Value>, |cur, p| match cur {
+            None => defaults.get(*p).map(Some),
+            Some(v) => v.get(*p).map(Some),
+        })
+        .flatten();
+    let value = match default {
+        Some(toml::Value::String(_)) | None if !looks_like_toml_collection(raw) => {
+            toml::Value::String(raw.to_owned())
+        }
+        _ => match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+            Ok(mut t) => t.remove("v").expect("invariant: the key v was just parsed"),
+            // Not a TOML literal: keep it as a string and let the section report the type.
+            Err(_) => toml::Value::String(raw.to_owned()),
+        },
+    };
+    let (last, dirs) = parts.split_last().expect("invariant: at least two parts");
+    let mut cur = table;
+    for d in dirs {
+        let slot = cur
+            .entry((*d).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(t) = slot else {
+            errors.push(ConfigError::new(source, format!("{d:?} is not a section")));
+            return;
+        };
+        cur = t;
+    }
+    cur.insert((*last).to_owned(), value);
+}
+
+fn looks_like_toml_collection(raw: &str) -> bool {
+    let t = raw.trim_start();
+    t.starts_with('[') || t.starts_with('{')
+}
+
+/// Reads each section on its own so that every bad section is reported.
+fn from_table(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Config {
+    fn section<T: for<'de> Deserialize<'de> + Default>(
+        table: &mut toml::Table,
+        name: &str,
+        errors: &mut Vec<ConfigError>,
+    ) -> T {
+        match table.remove(name) {
+            None => T::default(),
+            Some(v) => v.try_into().unwrap_or_else(|e: toml::de::Error| {
+                errors.push(ConfigError::new(
+                    format!("[{name}]"),
+                    e.message().trim().to_owned(),
+                ));
+                T::default()
+            }),
+        }
+    }
+    let config = Config {
+        server: section(&mut table, "server", errors),
+        admin: section(&mut table, "admin", errors),
+        origin: section(&mut table, "origin", errors),
+        cache: section(&mut table, "cache", errors),
+        tls: section(&mut table, "tls", errors),
+        events: section(&mut table, "events", errors),
+        shutdown: section(&mut table, "shutdown", errors),
+    };
+    for unknown in table.keys() {
+        errors.push(ConfigError::new(
+            unknown.clone(),
+            "unknown section; known ones are server, admin, origin, cache, tls, events, shutdown",
+        ));
+    }
+    config
+}
+
+impl Config {
+    /// Every semantic problem at once (types were already checked while reading).
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut e = Vec::new();
+        let mut check = |ok: bool, key: &str, msg: &str| {
+            if !ok {
+                e.push(ConfigError::new(key, msg));
+            }
+        };
+        let s = &self.server;
+        check(
+            !s.request_timeout.is_zero(),
+            "server.request_timeout",
+            "must be more than zero",
+        );
+        check(
+            !s.header_read_timeout.is_zero(),
+            "server.header_read_timeout",
+            "must be more than zero",
+        );
+        check(
+            s.max_connections > 0,
+            "server.max_connections",
+            "must be at least 1",
+        );
+        // SECURITY: admin calls purge the cache and (later) steer the fleet; off loopback
+        // they must be authenticated.
+        check(
+            self.admin.listen.ip().is_loopback()
+                || self.admin.token.as_ref().is_some_and(|t| !t.0.is_empty()),
+            "admin.listen",
+            "a non-loopback admin address needs admin.token to be set",
+        );
+        check(
+            self.admin.token.as_ref().is_none_or(|t| t.0.len() >= 16),
+            "admin.token",
+            "must be at least 16 characters",
+        );
+        check(
+            self.admin.listen != s.listen || s.listen.port() == 0,
+            "admin.listen",
+            "must differ from server.listen",
+        );
+        let scheme_ok = self
+            .origin
+            .url
+            .strip_prefix("sqlite://")
+            .is_some_and(|p| !p.is_empty());
+        check(
+            scheme_ok,
+            "origin.url",
+            "must be sqlite://PATH (for example sqlite://data/synedge.db)",
+        );
+        check(
+            !self.origin.timeout.is_zero(),
+            "origin.timeout",
+            "must be more than zero",
+        );
+        let c = &self.cache;
+        check(
+            c.max_bytes.0 >= 1 << 20,
+            "cache.max_bytes",
+            "must be at least 1MiB",
+        );
+        check(!c.ttl.is_zero(), "cache.ttl", "must be more than zero");
+        check(
+            !c.negative_ttl.is_zero(),
+            "cache.negative_ttl",
+            "must be more than zero",
+        );
+        check(
+            self.tls.cert.is_some() == self.tls.key.is_some(),
+            "tls",
+            "cert and key must be set together",
+        );
+        let ev = &self.events;
+        check(ev.batch_size > 0, "events.batch_size", "must be at least 1");
+        check(
+            ev.queue_capacity >= ev.batch_size,
+            "events.queue_capacity",
+            "must be at least events.batch_size",
+        );
+        check(
+            !ev.flush_interval.is_zero(),
+            "events.flush_interval",
+            "must be more than zero",
+        );
+        check(
+            !self.shutdown.grace.is_zero(),
+            "shutdown.grace",
+            "must be more than zero",
+        );
+        e
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`synedge check-config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("invariant: the config serializes")
+    }
+
+    /// The SQLite path of `origin.url`, if it is a SQLite origin.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        self.origin.url.strip_prefix("sqlite://")
+    }
+}
+
+/// The environment pairs of this process, for [`Sources::env`].
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(
+        toml: &str,
+        env: &[(&str, &str)],
+        overrides: &[&str],
+    ) -> Result<Config, ConfigErrors> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        load(&Sources {
+            file: Some(&path),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            overrides: overrides.iter().map(|s| (*s).into()).collect(),
+        })
+    }
+
+    #[test]
+    fn default_config_validates() {
+        assert_eq!(Config::default().validate(), vec![]);
+    }
+
+    #[test]
+    fn shipped_default_toml_equals_builtin_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        let cfg = load(&Sources {
+            file: Some(&path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn file_env_and_flags_layer_in_order() {
+        let cfg = load_str(
+            "[cache]\nttl = \"10m\"\nmax_bytes = \"64MiB\"\n[server]\nmax_connections = 10\n",
+            &[
+                ("SYNEDGE_CACHE__TTL", "90s"),
+                ("SYNEDGE_ADMIN__TOKEN", "1234567890123456"),
+                ("SYNEDGE_SERVER__MAX_CONNECTIONS", "20"),
+                ("OTHER", "x"),
+            ],
+            &["server.max_connections=30"],
+        )
+        .unwrap();
+        assert_eq!(cfg.cache.ttl, Duration::from_secs(90));
+        assert_eq!(cfg.cache.max_bytes, ByteSize(64 << 20));
+        assert_eq!(
+            cfg.admin.token.as_ref().unwrap().expose(),
+            "1234567890123456"
+        );
+        assert_eq!(cfg.server.max_connections, 30);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = load_str(
+            "[cache]\nttl = \"soon\"\n[server]\nlisten = \"nowhere\"\n[admin]\nlisten = \"0.0.0.0:9901\"\n[bogus]\nx = 1\n[origin]\nurl = \"ftp://x\"\n",
+            &[("SYNEDGE_EVENTS__BATCH_SIZE", "many")],
+            &[],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "[cache]",
+            "[server]",
+            "[events]",
+            "bogus",
+            "admin.listen",
+            "origin.url",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {err}");
+        }
+        let text = err.to_string();
+        assert!(text.contains("\"soon\" is not a duration"), "{text}");
+        assert!(text.contains("needs admin.token"), "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_sizes_are_named() {
+        let err = load_str("[cache]\nmax_bytez = 1\n", &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("max_bytez"), "{err}");
+        let err = load_str("[cache]\nmax_bytes = \"12 parsecs\"\n", &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("unknown size unit"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut cfg = Config::default();
+        cfg.admin.token = Some(Secret::new("super-secret-token-value"));
+        assert!(!format!("{cfg:?}").contains("super-secret"));
+        assert!(!cfg.to_toml().contains("super-secret"));
+        assert!(cfg.to_toml().contains("<redacted>"));
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(ByteSize::parse("512MiB").unwrap().0, 512 << 20);
+        assert_eq!(ByteSize::parse("64 KiB").unwrap().0, 64 << 10);
+        assert_eq!(ByteSize::parse("1GB").unwrap().0, 1_000_000_000);
+        assert_eq!(ByteSize::parse("100").unwrap().0, 100);
+        assert!(ByteSize::parse("-1").is_err());
+        assert_eq!(ByteSize(512 << 20).to_string(), "512MiB");
+    }
+}

@@ -1,0 +1,27 @@
+//! synedge: a content-syndication edge server.
+//!
+//! Module map (dependency direction `server → cache → origin`; everything may record
+//! into `signals`; nothing imports `server`):
+//! - [`config`]: configuration layers, validation.
+//! - [`domain`]: retailers, locales, GTINs, identities: pure parsing and normalizing.
+//! - [`origin`]: fragment stores behind the [`origin::Origin`] trait (SQLite).
+//! - [`catalog`]: the NDJSON import format, the importer, the demo catalog.
+//! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate.
+//! - [`signals`]: the metrics every module records into.
+//! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
+//! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
+//!
+//! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
+//! input is never echoed into a response; no panics on input.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cache;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod origin;
+pub mod server;
+pub mod shutdown;
+pub mod signals;

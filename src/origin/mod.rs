@@ -1,0 +1,102 @@
+//! Origin stores: where fragments come from on a cache miss (DESIGN.md §5).
+//!
+//! The set of stores is closed, so [`connect`] matches on the URL scheme. The cache talks
+//! to every store through the object-safe [`Origin`] trait, which is also what tests stub.
+//!
+//! Invariants: "no content" is a normal answer ([`Lookup::NoContent`]), never an error;
+//! an [`OriginError`] says whether it is worth serving stale content instead
+//! ([`OriginError::is_transient`]).
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::domain::FragmentRequest;
+
+/// A boxed future, so that [`Origin`] stays object-safe. Only misses pay for the box.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One product's content in one locale, as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fragment {
+    /// The HTML, identity-encoded.
+    pub html: Bytes,
+    /// Gzip and brotli variants, when the store keeps them precompressed (made once at
+    /// import). `None` means "not stored": the cache compresses once on insert.
+    pub gzip: Option<Bytes>,
+    pub br: Option<Bytes>,
+    /// Content hash of `html` (16 lowercase hex digits, see [`content_version`]); the ETag.
+    pub version: String,
+    /// Unix seconds of the last change to this content.
+    pub updated_at: i64,
+    /// Normalized brand, for the `brand:` surrogate key.
+    pub brand: String,
+    /// Product id (`<brand>/<mpn>`, normalized), for the `product:` surrogate key.
+    pub product_id: String,
+}
+
+/// The answer to a lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Fragment),
+    /// No product, no grant for this retailer, or no content in this locale. When a
+    /// product was identified, its brand and id are given so purges can reach the
+    /// cached negative answer too.
+    NoContent {
+        brand: Option<String>,
+        product_id: Option<String>,
+    },
+}
+
+/// Why a store could not answer. Cheap to build; the string is for logs only.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OriginError {
+    #[error("origin timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("origin unavailable: {0}")]
+    Unavailable(String),
+    #[error("origin returned corrupt data: {0}")]
+    Corrupt(String),
+}
+
+impl OriginError {
+    /// Whether the failure may pass (worth serving stale content and retrying later).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Unavailable(_))
+    }
+}
+
+/// A fragment store.
+pub trait Origin: Send + Sync + 'static {
+    /// Looks up the fragment for `req`, applying identity order, syndication grants and
+    /// locale fallback (DESIGN.md §2).
+    fn fetch<'a>(&'a self, req: &'a FragmentRequest) -> BoxFuture<'a, Result<Lookup, OriginError>>;
+
+    /// A short name for logs and metrics (`sqlite`, `postgres`, `http`).
+    fn kind(&self) -> &'static str;
+}
+
+/// The content version (ETag value, unquoted) of an HTML body: 16 hex digits of xxh3-64.
+/// Stable across processes and machines, so every instance of a fleet agrees.
+pub fn content_version(html: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(html))
+}
+
+/// Opens the store named by `url` (`sqlite://PATH`), creating it when missing.
+///
+/// # Errors
+/// An unknown scheme, or a store that cannot be opened.
+pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Arc<dyn Origin>> {
+    match url.split_once("://") {
+        Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteOrigin::open(path, timeout)?)),
+        Some((scheme, _)) => anyhow::bail!(
+            "origin.url scheme {scheme:?} is not supported by this build; use sqlite://PATH"
+        ),
+        None => anyhow::bail!("origin.url must look like sqlite://PATH"),
+    }
+}

@@ -1,0 +1,119 @@
+//! The admin listener (DESIGN.md §3): metrics and cache purge. Loopback by default;
+//! mutating calls need `Authorization: Bearer <admin.token>` when a token is set.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::{AppState, error::ApiError};
+use crate::cache::SurrogateKey;
+use crate::domain::FragmentRequest;
+
+/// Largest purge body accepted.
+const MAX_PURGE_BODY: usize = 1 << 20;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/admin/v1/purge", post(purge))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.cache.upkeep().await;
+    state.metrics.process.refresh();
+    let mut res = state.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+/// Checks the bearer token, in constant time, when one is configured.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.admin_token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    // SECURITY: `ct_eq` on slices takes time independent of where they differ; only a
+    // length mismatch returns early, which reveals the length, not the token.
+    if bool::from(given.ct_eq(token.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    /// Fragment requests to drop: a query string, with or without `/v1/fragment?`.
+    #[serde(default)]
+    keys: Vec<String>,
+    /// `brand:<b>`, `product:<brand>/<mpn>`, `retailer:<slug>`.
+    #[serde(default)]
+    surrogate_keys: Vec<String>,
+}
+
+async fn purge(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    if body.len() > MAX_PURGE_BODY {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let req: PurgeRequest = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::BadBody(r#"the body must be JSON like {"keys": ["retailer=…&locale=…&ean=…"]} or {"surrogate_keys": ["brand:acme"]}"#)
+    })?;
+    if req.keys.is_empty() && req.surrogate_keys.is_empty() {
+        return Err(ApiError::BadBody(
+            "name at least one key or surrogate key to purge",
+        ));
+    }
+    // Validate everything before purging anything: a bad entry purges nothing.
+    let keys = req
+        .keys
+        .iter()
+        .map(|k| {
+            let q = k.trim_start_matches("/v1/fragment").trim_start_matches('?');
+            FragmentRequest::from_query(q).map(|r| r.cache_key())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let surrogates = req
+        .surrogate_keys
+        .iter()
+        .map(|s| SurrogateKey::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    for k in &keys {
+        state.cache.purge_key(k).await;
+    }
+    let n_surrogates = surrogates.len();
+    for s in surrogates {
+        state.cache.purge_surrogate(s);
+    }
+    state
+        .metrics
+        .purges
+        .increment((keys.len() + n_surrogates) as u64);
+    tracing::info!(keys = keys.len(), surrogate_keys = n_surrogates, "purged");
+    Ok(axum::Json(serde_json::json!({
+        "purged": { "keys": keys.len(), "surrogate_keys": n_surrogates }
+    }))
+    .into_response())
+}

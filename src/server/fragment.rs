@@ -1,0 +1,109 @@
+//! `GET`/`HEAD /v1/fragment` (DESIGN.md §3): parse → normalized key → cache → a response
+//! assembled from prebuilt parts. On a hit nothing is formatted or copied: the body is a
+//! `Bytes` clone and every header value is prebuilt (static, per config, or per entry).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use super::{AppState, error::ApiError, negotiate};
+use crate::cache::{CacheStatus, Served};
+use crate::domain::FragmentRequest;
+
+const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+/// `Cache-Control` values, built once from `[cache]`.
+#[derive(Debug, Clone)]
+pub struct FragmentHeaders {
+    pub positive: HeaderValue,
+    pub negative: HeaderValue,
+}
+
+impl FragmentHeaders {
+    pub fn new(s: &crate::cache::CacheSettings) -> Self {
+        let cc = |max_age: std::time::Duration| {
+            HeaderValue::try_from(format!(
+                "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+                max_age.as_secs(),
+                s.stale_while_revalidate.as_secs(),
+                s.stale_if_error.as_secs()
+            ))
+            .expect("invariant: digits and ASCII make a valid header value")
+        };
+        Self {
+            positive: cc(s.ttl),
+            negative: cc(s.negative_ttl),
+        }
+    }
+}
+
+fn x_cache(status: CacheStatus) -> HeaderValue {
+    HeaderValue::from_static(status.as_str())
+}
+
+pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (parts, _body) = req.into_parts();
+    let query = parts.uri.query().unwrap_or("");
+    let freq = match FragmentRequest::from_query(query) {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match state.cache.get(&freq).await {
+        Ok(served) => respond(&state, &parts.headers, &served),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn respond(state: &AppState, req_headers: &HeaderMap, served: &Served) -> Response {
+    let Some(content) = &served.entry.content else {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        let h = res.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            state.fragment_headers.negative.clone(),
+        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+        h.insert("x-cache", x_cache(served.status));
+        return res;
+    };
+    let ae = req_headers
+        .get(header::ACCEPT_ENCODING)
+        .map(HeaderValue::as_bytes);
+    let wanted = negotiate::choose(ae, content.gzip.is_some(), content.br.is_some());
+    let (encoding, body, etag) = content.variant(wanted);
+    let not_modified = req_headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|inm| content.matches_if_none_match(inm.as_bytes()));
+    let mut res = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(Body::from(body.clone()))
+    };
+    let h = res.headers_mut();
+    h.reserve(9);
+    if !not_modified {
+        h.insert(header::CONTENT_TYPE, TEXT_HTML);
+        if let Some(ce) = encoding.header() {
+            h.insert(header::CONTENT_ENCODING, ce);
+        }
+    }
+    h.insert(header::ETAG, etag.clone());
+    h.insert(
+        header::CACHE_CONTROL,
+        state.fragment_headers.positive.clone(),
+    );
+    h.insert(header::VARY, VARY);
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    h.insert("x-cache", x_cache(served.status));
+    res
+}

@@ -1,0 +1,119 @@
+//! HTTP: the public and admin routers and the accept loop that serves them.
+//!
+//! [`serve`] takes a bound listener and a cancellation token (tests bind port 0), runs
+//! one hyper connection task per client (HTTP/1.1 with keep-alive, or HTTP/2 with prior
+//! knowledge), caps open connections at `server.max_connections`, cuts clients that do not
+//! finish their headers within `server.header_read_timeout`, and on cancellation stops
+//! accepting and lets open connections finish their in-flight requests.
+
+pub mod admin;
+pub mod error;
+pub mod fragment;
+mod negotiate;
+pub mod public;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::FragmentCache;
+use crate::config::Secret;
+use crate::shutdown::Readiness;
+use crate::signals::Metrics;
+
+pub use error::ApiError;
+pub use fragment::FragmentHeaders;
+
+/// What handlers share. Built once by `App::build`.
+#[derive(Debug)]
+pub struct AppState {
+    pub cache: FragmentCache,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+    /// `Cache-Control` values, formatted once from `[cache]`.
+    pub fragment_headers: FragmentHeaders,
+    pub request_timeout: Duration,
+    pub admin_token: Option<Secret>,
+}
+
+/// Connection handling knobs, from `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    /// How long open connections get to finish once we stop accepting.
+    pub grace: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled, then drains.
+///
+/// # Errors
+/// Never for a single connection's failure; only if the listener itself breaks.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    opts: ServeOptions,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(opts.max_connections));
+    loop {
+        // Wait for a free slot first: over the cap, clients queue in the kernel's
+        // backlog instead of costing us memory.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("invariant: the semaphore is never closed"),
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(opts.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?opts.grace, "connections still open after the grace period; closing them");
+    }
+    Ok(())
+}

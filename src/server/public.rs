@@ -1,0 +1,60 @@
+//! The public listener's router: fragments and probes, behind the request layer that
+//! measures every request and bounds it by `server.request_timeout`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{AppState, error::ApiError, fragment};
+use crate::signals::Route;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/fragment", get(fragment::fragment))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Outermost, so that what it measures is what the client waits for (minus I/O),
+        // and the timeout covers routing and every handler alike.
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Counts, times and bounds each request.
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = Route::from_path(req.uri().path());
+    let m = &state.metrics;
+    m.http_in_flight.increment(1.0);
+    let started = Instant::now();
+    let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Timeout.into_response(),
+    };
+    m.http_in_flight.decrement(1.0);
+    m.http_request(
+        route,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+/// Liveness: the process runs its event loop.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: 503 while starting or draining, so load balancers stop sending traffic.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.readiness.is_ready() {
+        "ready\n".into_response()
+    } else {
+        ApiError::Unavailable("not ready: starting or draining").into_response()
+    }
+}

@@ -1,0 +1,440 @@
+//! Prometheus metrics (DESIGN.md §6): names, help texts, and handles registered once.
+//!
+//! Each [`Metrics`] owns its own recorder instead of installing a global one, so two
+//! servers in one process (tests) keep separate counts, and no handle silently records
+//! into a no-op recorder installed too late. Hot-path code records through handles held
+//! in this struct: no name lookup, no label allocation per request.
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Request latency buckets, in seconds: fine below a millisecond, where cache hits live.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Routes of the public listener, as bounded label values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Fragment,
+    Healthz,
+    Readyz,
+    Other,
+}
+
+impl Route {
+    pub const ALL: [Route; 4] = [Route::Fragment, Route::Healthz, Route::Readyz, Route::Other];
+
+    pub fn from_path(path: &str) -> Self {
+        match path {
+            "/v1/fragment" => Self::Fragment,
+            "/healthz" => Self::Healthz,
+            "/readyz" => Self::Readyz,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fragment => "fragment",
+            Self::Healthz => "healthz",
+            Self::Readyz => "readyz",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Status codes we label individually; anything else is `other`.
+const STATUSES: [&str; 14] = [
+    "200", "204", "304", "400", "401", "404", "405", "413", "414", "500", "502", "503", "504",
+    "other",
+];
+
+fn status_index(code: u16) -> usize {
+    match code {
+        200 => 0,
+        204 => 1,
+        304 => 2,
+        400 => 3,
+        401 => 4,
+        404 => 5,
+        405 => 6,
+        413 => 7,
+        414 => 8,
+        500 => 9,
+        502 => 10,
+        503 => 11,
+        504 => 12,
+        _ => 13,
+    }
+}
+
+/// How a fragment request was answered by the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    Hit,
+    Miss,
+    Stale,
+    /// A cached "no content" answer.
+    Negative,
+}
+
+impl CacheResult {
+    pub const ALL: [CacheResult; 4] = [Self::Hit, Self::Miss, Self::Stale, Self::Negative];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Stale => "stale",
+            Self::Negative => "negative",
+        }
+    }
+}
+
+/// How an origin lookup ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginResult {
+    Found,
+    NoContent,
+    Error,
+    Timeout,
+}
+
+impl OriginResult {
+    pub const ALL: [OriginResult; 4] = [Self::Found, Self::NoContent, Self::Error, Self::Timeout];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Found => "found",
+            Self::NoContent => "no_content",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// Handles for every metric this process records.
+pub struct Metrics {
+    handle: PrometheusHandle,
+    /// `[route][status]`.
+    http_requests: Vec<[Counter; STATUSES.len()]>,
+    http_duration: Vec<Histogram>,
+    pub http_in_flight: Gauge,
+    cache_requests: [Counter; 4],
+    pub cache_bytes: Gauge,
+    pub cache_entries: Gauge,
+    origin_requests: [Counter; 4],
+    pub origin_duration: Histogram,
+    pub purges: Counter,
+    pub process: ProcessMetrics,
+}
+
+/// The standard `process_*` metrics, refreshed by the upkeep task from /proc.
+pub struct ProcessMetrics {
+    pub cpu_seconds: Counter,
+    pub resident_memory: Gauge,
+    pub virtual_memory: Gauge,
+    pub open_fds: Gauge,
+    pub max_fds: Gauge,
+    pub start_time: Gauge,
+    pub threads: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+static META: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, None);
+
+struct Reg(PrometheusRecorder);
+
+impl Reg {
+    fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+        Key::from_parts(
+            name,
+            labels
+                .iter()
+                .map(|(k, v)| Label::from_static_parts(k, v))
+                .collect::<Vec<_>>(),
+        )
+    }
+    fn counter(
+        &self,
+        name: &'static str,
+        unit: Option<Unit>,
+        help: &'static str,
+        labels: &[(&'static str, &'static str)],
+    ) -> Counter {
+        self.0
+            .describe_counter(name.into(), unit, SharedString::const_str(help));
+        self.0.register_counter(&Self::key(name, labels), &META)
+    }
+    fn gauge(
+        &self,
+        name: &'static str,
+        unit: Option<Unit>,
+        help: &'static str,
+        labels: &[(&'static str, &'static str)],
+    ) -> Gauge {
+        self.0
+            .describe_gauge(name.into(), unit, SharedString::const_str(help));
+        self.0.register_gauge(&Self::key(name, labels), &META)
+    }
+    fn histogram(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &'static str)],
+    ) -> Histogram {
+        self.0.describe_histogram(
+            name.into(),
+            Some(Unit::Seconds),
+            SharedString::const_str(help),
+        );
+        self.0.register_histogram(&Self::key(name, labels), &META)
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .expect("invariant: bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let r = Reg(recorder);
+        let http_requests = Route::ALL
+            .iter()
+            .map(|route| {
+                STATUSES.map(|status| {
+                    r.counter(
+                        "synedge_http_requests_total",
+                        None,
+                        "HTTP requests answered on the public listener, by route and status code.",
+                        &[("route", route.as_str()), ("status", status)],
+                    )
+                })
+            })
+            .collect();
+        let http_duration = Route::ALL
+            .iter()
+            .map(|route| {
+                r.histogram(
+                    "synedge_http_request_duration_seconds",
+                    "Time from request headers read to response headers ready, by route.",
+                    &[("route", route.as_str())],
+                )
+            })
+            .collect();
+        let cache_requests = CacheResult::ALL.map(|res| {
+            r.counter(
+                "synedge_cache_requests_total",
+                None,
+                "Fragment lookups by cache result: hit, miss, stale (served past ttl), negative (cached no-content).",
+                &[("result", res.as_str())],
+            )
+        });
+        let origin_requests = OriginResult::ALL.map(|res| {
+            r.counter(
+                "synedge_origin_requests_total",
+                None,
+                "Origin lookups by result: found, no_content, error, timeout.",
+                &[("result", res.as_str())],
+            )
+        });
+        Self {
+            http_in_flight: r.gauge(
+                "synedge_http_in_flight_requests",
+                None,
+                "Requests being answered on the public listener right now.",
+                &[],
+            ),
+            cache_bytes: r.gauge(
+                "synedge_cache_bytes",
+                Some(Unit::Bytes),
+                "Weighted size of the fragment cache (bodies in all encodings plus overhead).",
+                &[],
+            ),
+            cache_entries: r.gauge(
+                "synedge_cache_entries",
+                None,
+                "Entries in the fragment cache.",
+                &[],
+            ),
+            origin_duration: r.histogram(
+                "synedge_origin_request_duration_seconds",
+                "Time an origin lookup took, failures included.",
+                &[],
+            ),
+            purges: r.counter(
+                "synedge_cache_purges_total",
+                None,
+                "Purge requests applied (keys plus surrogate keys).",
+                &[],
+            ),
+            process: ProcessMetrics {
+                cpu_seconds: r.counter(
+                    "process_cpu_seconds_total",
+                    Some(Unit::Seconds),
+                    "Total user and system CPU time spent in seconds.",
+                    &[],
+                ),
+                resident_memory: r.gauge(
+                    "process_resident_memory_bytes",
+                    Some(Unit::Bytes),
+                    "Resident memory size in bytes.",
+                    &[],
+                ),
+                virtual_memory: r.gauge(
+                    "process_virtual_memory_bytes",
+                    Some(Unit::Bytes),
+                    "Virtual memory size in bytes.",
+                    &[],
+                ),
+                open_fds: r.gauge(
+                    "process_open_fds",
+                    None,
+                    "Number of open file descriptors.",
+                    &[],
+                ),
+                max_fds: r.gauge(
+                    "process_max_fds",
+                    None,
+                    "Maximum number of open file descriptors.",
+                    &[],
+                ),
+                start_time: r.gauge(
+                    "process_start_time_seconds",
+                    Some(Unit::Seconds),
+                    "Start time of the process since unix epoch in seconds.",
+                    &[],
+                ),
+                threads: r.gauge(
+                    "process_threads",
+                    None,
+                    "Number of OS threads in the process.",
+                    &[],
+                ),
+            },
+            http_requests,
+            http_duration,
+            cache_requests,
+            origin_requests,
+            handle,
+        }
+    }
+
+    /// Records one answered request.
+    pub fn http_request(&self, route: Route, status: u16, seconds: f64) {
+        let r = route as usize;
+        self.http_requests[r][status_index(status)].increment(1);
+        self.http_duration[r].record(seconds);
+    }
+
+    pub fn cache_request(&self, result: CacheResult) {
+        self.cache_requests[result as usize].increment(1);
+    }
+
+    pub fn origin_request(&self, result: OriginResult, seconds: f64) {
+        self.origin_requests[result as usize].increment(1);
+        self.origin_duration.record(seconds);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds recorded histogram samples into buckets; call periodically so memory stays
+    /// bounded when nobody scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcessMetrics {
+    /// Refreshes the values from /proc/self (Linux); silently keeps old values elsewhere.
+    pub fn refresh(&self) {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return;
+        };
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            return;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Linux reports times in USER_HZ (100 on every mainstream architecture) and RSS
+        // in pages (4 KiB on x86-64 and aarch64); reading them needs no libc call.
+        const TICKS: f64 = 100.0;
+        const PAGE: f64 = 4096.0;
+        // Indices are relative to field 3 (state) of proc(5).
+        self.cpu_seconds
+            .absolute(((num(11) + num(12)) / TICKS) as u64);
+        self.threads.set(num(17));
+        self.virtual_memory.set(num(20));
+        self.resident_memory.set(num(21) * PAGE);
+        if let Ok(boot) = std::fs::read_to_string("/proc/stat")
+            && let Some(btime) = boot
+                .lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        {
+            self.start_time.set(btime + num(19) / TICKS);
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds.set(dir.count() as f64);
+        }
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+            && let Some(max) = limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+        {
+            self.max_fds.set(max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_values_are_exported_with_help() {
+        let m = Metrics::new();
+        m.http_request(Route::Fragment, 200, 0.0002);
+        m.http_request(Route::Fragment, 599, 0.0002);
+        m.cache_request(CacheResult::Stale);
+        m.process.refresh();
+        let text = m.render();
+        assert!(
+            text.contains("synedge_http_requests_total{route=\"fragment\",status=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("synedge_http_requests_total{route=\"fragment\",status=\"other\"} 1")
+        );
+        assert!(text.contains("synedge_cache_requests_total{result=\"stale\"} 1"));
+        assert!(text.contains("# HELP synedge_http_request_duration_seconds"));
+        assert!(text.contains(
+            "synedge_http_request_duration_seconds_bucket{route=\"fragment\",le=\"0.00025\"} 2"
+        ));
+        assert!(text.contains("process_resident_memory_bytes"));
+        assert!(
+            !text.contains("process_resident_memory_bytes 0\n"),
+            "{text}"
+        );
+    }
+}

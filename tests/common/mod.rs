@@ -1,0 +1,159 @@
+//! A real synedge server on 127.0.0.1 port 0 over a real SQLite file, and an HTTP client.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use synedge::app::App;
+use synedge::config::Config;
+use synedge::origin::sqlite::SqliteOrigin;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/catalog.ndjson");
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct TestServer {
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    pub app: App,
+    pub db: PathBuf,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer, read whole.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// Imports an NDJSON file into a fresh SQLite store at `db`.
+pub fn import_fixture(db: &Path, file: &str) {
+    let url = format!("sqlite://{}", db.display());
+    synedge::catalog::import::run_import(&url, Path::new(file), std::time::Duration::from_secs(5))
+        .unwrap();
+}
+
+impl TestServer {
+    /// Starts a server over the fixture catalog, with an admin token set.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.db");
+        import_fixture(&db, FIXTURE);
+        let mut config = Config::default();
+        config.origin.url = format!("sqlite://{}", db.display());
+        config.admin.token = Some(synedge::config::Secret::new(TOKEN));
+        tweak(&mut config);
+        assert_eq!(config.validate(), vec![]);
+        let origin = Arc::new(
+            SqliteOrigin::open(config.sqlite_path().unwrap(), config.origin.timeout).unwrap(),
+        );
+        let public_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (public, admin) = (
+            public_l.local_addr().unwrap(),
+            admin_l.local_addr().unwrap(),
+        );
+        let app = App::build(config, origin);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let s = Self {
+            public,
+            admin,
+            app,
+            db,
+            shutdown,
+            task,
+            client,
+            _dir: dir,
+        };
+        // Ready once run() has flipped readiness.
+        for _ in 0..100 {
+            if s.get("/readyz").await.status == StatusCode::OK {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    pub async fn send(&self, req: Request<Full<Bytes>>) -> Answer {
+        let res = self.client.request(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut b = Request::get(format!("http://{}{path}", self.public));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.send(b.body(Full::default()).unwrap()).await
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Answer {
+        self.send(
+            Request::get(format!("http://{}{path}", self.admin))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &str, token: Option<&str>) -> Answer {
+        let mut b = Request::post(format!("http://{}{path}", self.admin))
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(b.body(Full::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A path for the fixture's Acme drill.
+pub fn acme(retailer: &str, locale: &str) -> String {
+    format!("/v1/fragment?retailer={retailer}&locale={locale}&ean=4006381333931")
+}
