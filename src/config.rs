@@ -587,10 +587,11 @@ impl Config {
             "cache.negative_ttl",
             "must be more than zero",
         );
+        // Refuse rather than serve plain HTTP to someone who asked for HTTPS.
         check(
-            self.tls.cert.is_some() == self.tls.key.is_some(),
+            self.tls.cert.is_none() && self.tls.key.is_none(),
             "tls",
-            "cert and key must be set together",
+            "HTTPS is not built into this version yet; terminate TLS in front of synedge and leave tls.cert and tls.key unset",
         );
         let ev = &self.events;
         check(ev.batch_size > 0, "events.batch_size", "must be at least 1");
@@ -720,6 +721,13 @@ mod tests {
         assert!(err.to_string().contains("max_bytez"), "{err}");
         let err = load_str("[cache]\nmax_bytes = \"12 parsecs\"\n", &[], &[]).unwrap_err();
         assert!(err.to_string().contains("unknown size unit"), "{err}");
+        let err = load_str(
+            "[tls]\ncert = \"/etc/c.pem\"\nkey = \"/etc/k.pem\"\n",
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("HTTPS is not built"), "{err}");
     }
 
     #[test]
