@@ -32,7 +32,7 @@ for c in $CONCS; do
   for enc in identity br; do
     echo "== $c connections, Accept-Encoding: $enc, ${DURATION}s"
     oha --no-tui -z "${DURATION}s" -c "$c" -H "Accept-Encoding: $enc" --urls-from-file "$W/urls.txt" \
-      | grep -E 'Requests/sec|Slowest|Fastest|Average|50.00%|90.00%|99.00%|99.90%|\[2|\[3|\[4|\[5|Error'
+      | grep -E 'Requests/sec|Slowest|Fastest|Average|(50|90|99)\.[0-9]+% in|^ *\[[0-9]{3}\]|Error'
   done
 done
 curl -fs "http://127.0.0.1:$ADMIN/metrics" | grep -E '^synedge_cache_requests_total|^synedge_cache_entries|^synedge_cache_bytes'
