@@ -239,9 +239,8 @@ impl FragmentCache {
                     }
                 }
                 let lookup = self.fetch_origin(req).await?;
-                Ok(Op::Put(Arc::new(
-                    self.build_entry(lookup, req, key.len()).await,
-                )))
+                let entry = self.build_entry(lookup, req, key.len()).await?;
+                Ok(Op::Put(Arc::new(entry)))
             })
             .await?;
         match result {
@@ -264,25 +263,23 @@ impl FragmentCache {
         lookup: Lookup,
         req: &FragmentRequest,
         key_len: usize,
-    ) -> CachedFragment {
+    ) -> Result<CachedFragment, OriginError> {
         let now = Instant::now();
-        if CachedFragment::needs_compression(&lookup) {
-            let retailer = req.retailer.clone();
-            // Compression is CPU work; keep it off the async workers that serve hits.
-            let fallback = lookup.clone();
-            match tokio::task::spawn_blocking(move || {
-                CachedFragment::from_lookup(lookup, &retailer, key_len, now)
-            })
-            .await
-            {
-                Ok(e) => return e,
-                Err(err) => {
-                    tracing::error!(error = %err, "compression task failed; compressing inline");
-                    return CachedFragment::from_lookup(fallback, &req.retailer, key_len, now);
-                }
-            }
+        if !CachedFragment::needs_compression(&lookup) {
+            return Ok(CachedFragment::from_lookup(
+                lookup,
+                &req.retailer,
+                key_len,
+                now,
+            ));
         }
-        CachedFragment::from_lookup(lookup, &req.retailer, key_len, now)
+        // Compression is CPU work; keep it off the async workers that serve hits.
+        let retailer = req.retailer.clone();
+        tokio::task::spawn_blocking(move || {
+            CachedFragment::from_lookup(lookup, &retailer, key_len, now)
+        })
+        .await
+        .map_err(|e| OriginError::Unavailable(format!("compressing the fragment failed: {e}")))
     }
 
     async fn fetch_origin(&self, req: &FragmentRequest) -> Result<Lookup, OriginError> {
