@@ -29,7 +29,8 @@ fn bench(c: &mut Criterion) {
         SqliteOrigin::open(db.to_str().unwrap(), std::time::Duration::from_secs(5)).unwrap();
     store.import(&seed::demo_catalog(PRODUCTS), |_| {}).unwrap();
     let paths = seed::request_paths(PRODUCTS);
-    let app = App::build(Config::default(), Arc::new(store));
+    let store = Arc::new(store);
+    let app = App::build(Config::default(), store.clone(), store);
     let router = app.public_router();
     // Warm every key.
     rt.block_on(async {

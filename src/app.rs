@@ -1,7 +1,7 @@
-//! Wiring: builds the shared state from a [`Config`] and an origin, and runs both
-//! listeners and the background tasks until shutdown.
+//! Wiring: builds the shared state from a [`Config`], an origin and an events store,
+//! and runs both listeners and the background tasks until shutdown.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cache::{CacheSettings, FragmentCache};
 use crate::config::Config;
+use crate::events::{self, EventStore};
 use crate::origin::Origin;
 use crate::server::{self, AppState, FragmentHeaders, ServeOptions};
 use crate::shutdown::Readiness;
@@ -23,11 +24,20 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct App {
     pub config: Config,
     pub state: Arc<AppState>,
+    /// The events writer, until [`App::run`] takes it: there is one per queue, and `App`
+    /// is cloned (tests keep a copy to look at the state while it runs).
+    events_writer: Arc<Mutex<Option<events::Writer>>>,
 }
 
 impl App {
-    pub fn build(config: Config, origin: Arc<dyn Origin>) -> Self {
+    pub fn build(
+        config: Config,
+        origin: Arc<dyn Origin>,
+        events_store: Arc<dyn EventStore>,
+    ) -> Self {
         let metrics = Arc::new(Metrics::new());
+        let (queue, writer) =
+            events::channel(&config.events, Arc::clone(&events_store), metrics.clone());
         let settings = CacheSettings::new(&config.cache, config.origin.timeout);
         let state = Arc::new(AppState {
             fragment_headers: FragmentHeaders::new(&settings),
@@ -36,8 +46,14 @@ impl App {
             readiness: Readiness::default(),
             request_timeout: config.server.request_timeout,
             admin_token: config.admin.token.clone(),
+            events: queue,
+            event_store: events_store,
         });
-        Self { config, state }
+        Self {
+            config,
+            state,
+            events_writer: Arc::new(Mutex::new(Some(writer))),
+        }
     }
 
     pub fn public_router(&self) -> axum::Router {
@@ -50,20 +66,29 @@ impl App {
 
     /// Serves until `shutdown` is cancelled, then drains: readiness turns 503 at once,
     /// listeners keep accepting for `shutdown.pre_stop_delay` (load balancers need to see
-    /// it), then stop; open requests get `shutdown.grace`; background tasks stop last.
+    /// it), then stop; open requests get `shutdown.grace`; background tasks stop last,
+    /// the events writer after writing everything still queued.
     ///
     /// # Errors
-    /// A listener that fails outright.
+    /// A listener that fails outright, or a second `run` of the same app.
     pub async fn run(
         self,
         public: TcpListener,
         admin: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        let writer = self
+            .events_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("App::run called twice: the events writer is gone"))?;
         let tasks = TaskTracker::new();
         let stop_tasks = CancellationToken::new();
         let stop_serving = CancellationToken::new();
         tasks.spawn(upkeep(self.state.clone(), stop_tasks.clone()));
+        // Cancelled only once both listeners are closed, so no 202 can follow its drain.
+        tasks.spawn(writer.run(stop_tasks.clone()));
 
         let opts = ServeOptions {
             header_read_timeout: self.config.server.header_read_timeout,
@@ -98,11 +123,12 @@ impl App {
         tracing::info!("draining: no longer accepting; finishing open requests");
         stop_serving.cancel();
         let (p, a) = tokio::join!(public, admin);
-        p??;
-        a??;
+        // Even when a listener failed: the writer still owes the store every queued event.
         stop_tasks.cancel();
         tasks.close();
         tasks.wait().await;
+        p??;
+        a??;
         tracing::info!("stopped");
         Ok(())
     }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::catalog::{import, seed};
 use crate::config::{self, Config, Sources};
+use crate::events::EventStore;
 use crate::origin::{self, sqlite::SqliteOrigin};
 
 /// Exit code for a configuration that does not validate (sysexits.h `EX_CONFIG`).
@@ -171,7 +172,7 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let origin = open_origin(&config, demo)?;
+        let (origin, events_store) = open_stores(&config, demo)?;
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         tracing::info!(public = %public.local_addr()?, admin = %admin.local_addr()?, origin = %config.origin.url, "listening");
@@ -189,23 +190,29 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         });
-        App::build(config, origin).run(public, admin, shutdown).await
+        App::build(config, origin, events_store).run(public, admin, shutdown).await
     })
 }
 
-/// Opens the configured store; with `demo`, fills an empty SQLite store first.
-fn open_origin(config: &Config, demo: bool) -> anyhow::Result<Arc<dyn origin::Origin>> {
-    if let Some(path) = config.sqlite_path() {
-        let store = SqliteOrigin::open(path, config.origin.timeout)
-            .with_context(|| format!("opening the catalog {}", config.origin.url))?;
-        if demo && store.is_empty()? {
-            let started = std::time::Instant::now();
-            let summary = store.import(&seed::demo_catalog(DEMO_PRODUCTS), |_| {})?;
-            tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
-        }
-        return Ok(Arc::new(store));
+/// Opens the configured store as the fragment origin and the events store; with `demo`,
+/// fills an empty store first.
+fn open_stores(
+    config: &Config,
+    demo: bool,
+) -> anyhow::Result<(Arc<dyn origin::Origin>, Arc<dyn EventStore>)> {
+    let path = config
+        .sqlite_path()
+        .context("origin.url must look like sqlite://PATH: events are kept in the SQLite store")?;
+    let store = Arc::new(
+        SqliteOrigin::open(path, config.origin.timeout)
+            .with_context(|| format!("opening the catalog {}", config.origin.url))?,
+    );
+    if demo && store.is_empty()? {
+        let started = std::time::Instant::now();
+        let summary = store.import(&seed::demo_catalog(DEMO_PRODUCTS), |_| {})?;
+        tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
     }
-    origin::connect(&config.origin.url, config.origin.timeout)
+    Ok((store.clone(), store))
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -7,6 +7,8 @@
 //! - [`origin`]: fragment stores behind the [`origin::Origin`] trait (SQLite).
 //! - [`catalog`]: the NDJSON import format, the importer, the demo catalog.
 //! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate.
+//! - [`events`]: beacons: validation, the bounded queue, the batch writer into daily
+//!   rollups ([`events::EventStore`], implemented by the SQLite store).
 //! - [`signals`]: the metrics every module records into.
 //! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
 //! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
@@ -21,6 +23,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod origin;
 pub mod server;
 pub mod shutdown;

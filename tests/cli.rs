@@ -146,18 +146,18 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = synedge(dir.path())
+/// Starts `synedge serve` on port 0 with `extra` arguments; returns the child and the
+/// public and admin addresses it logged.
+fn spawn_serve(dir: &Path, extra: &[&str]) -> (Server, String, String) {
+    let mut child = synedge(dir)
         .args([
             "serve",
-            "--demo",
             "--listen",
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -190,16 +190,48 @@ fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
         }
     }
     assert!(!public.is_empty(), "no listening line");
-    assert!(
-        dir.path().join("data/synedge.db").exists(),
-        "the embedded default store is created"
-    );
     let mut ready = false;
     while !ready && Instant::now() < deadline {
         ready = http_get(&public, "/readyz").0 == 200;
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(ready);
+    (Server(child), public, admin)
+}
+
+/// A running server, killed if a failing test leaves it running.
+struct Server(std::process::Child);
+
+impl Server {
+    fn sigterm(&self) {
+        std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, public, admin) = spawn_serve(dir.path(), &["--demo"]);
+    assert!(
+        dir.path().join("data/synedge.db").exists(),
+        "the embedded default store is created"
+    );
     let (status, body) = http_get(
         &public,
         "/v1/fragment?retailer=shop-one&locale=en-GB&ean=4006381333931",
@@ -215,15 +247,62 @@ fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
         .unwrap();
     assert!(hc.success());
 
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    child.sigterm();
+    let status = child.wait();
     assert_eq!(status.code(), Some(0));
     let hc = synedge(dir.path())
         .args(["healthcheck", "--addr", &public])
         .status()
         .unwrap();
     assert!(!hc.success(), "healthcheck fails once the server is gone");
+}
+
+/// Sends one HTTP/1.1 POST and returns the status.
+fn http_post(addr: &str, path: &str, body: &str) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out[9..12].parse().unwrap()
+}
+
+#[test]
+fn sigterm_writes_every_queued_event_before_exiting() {
+    use synedge::events::{EventStore, StatsFilter};
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing is due before SIGTERM: an hour between flushes, batches larger than N.
+    let (mut child, public, _admin) = spawn_serve(
+        dir.path(),
+        &[
+            "--set",
+            "events.flush_interval=1h",
+            "--set",
+            "events.batch_size=100000",
+        ],
+    );
+    let event = r#"{"type":"view","retailer":"shop-one","locale":"en-GB","ean":"4006381333931"}"#;
+    let body = format!("[{}]", vec![event; 25].join(","));
+    const REQUESTS: u64 = 40;
+    for _ in 0..REQUESTS {
+        assert_eq!(http_post(&public, "/v1/events", &body), 202);
+    }
+    let (_, ready) = http_get(&public, "/readyz");
+    assert!(ready.contains("events_queue_depth 1000"), "{ready}");
+    child.sigterm();
+    assert_eq!(child.wait().code(), Some(0));
+
+    let db = dir.path().join("data/synedge.db");
+    let store =
+        synedge::origin::sqlite::SqliteOrigin::open(db.to_str().unwrap(), Duration::from_secs(5))
+            .unwrap();
+    let rows = store.stats(&StatsFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].product, "ean:04006381333931");
+    assert_eq!(rows[0].count, REQUESTS * 25);
 }

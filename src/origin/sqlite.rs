@@ -1,7 +1,8 @@
 //! The embedded default origin store: one SQLite file (`sqlite://data/synedge.db`).
 //!
-//! Role: answer cache misses ([`Origin::fetch`]) and take catalog imports
-//! ([`SqliteOrigin::import`]). The file and its schema are created on first open.
+//! Role: answer cache misses ([`Origin::fetch`]), take catalog imports
+//! ([`SqliteOrigin::import`]), and keep the events rollup ([`EventStore`]). The file and
+//! its schema are created on first open; version 1 files gain the rollup table then.
 //!
 //! Concurrency: the file runs in WAL mode, so readers never wait for the writer and the
 //! server keeps answering while `synedge import` writes. Lookups run on a small pool of
@@ -34,14 +35,16 @@ use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
 use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
 use crate::domain::FragmentRequest;
+use crate::events::{EventStore, RollupKey, StatsFilter, StatsRow};
 
 /// Read-only connections kept for lookups. Lookups are indexed point reads that take
 /// microseconds; a few connections saturate the two cores this runs on, and the cache
 /// in front makes misses rare.
 pub const READ_POOL_SIZE: usize = 4;
 
-/// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads (`PRAGMA user_version`). Version 1
+/// files (no events rollup) are migrated at open.
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE products (
@@ -85,6 +88,28 @@ CREATE TABLE catalog_meta (
 );
 INSERT INTO catalog_meta (id, change_counter) VALUES (1, 0);
 ";
+
+/// Version 1 → 2: the events rollup (DESIGN.md §7), one row per day, retailer, product,
+/// locale and event type. `day` is `YYYY-MM-DD` text, so ranges compare as strings.
+const MIGRATION_2: &str = "
+CREATE TABLE event_rollup (
+    day TEXT NOT NULL,
+    retailer TEXT NOT NULL,
+    product TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, retailer, product, locale, type)
+) WITHOUT ROWID;
+CREATE INDEX event_rollup_by_retailer ON event_rollup(retailer, day);
+";
+
+const SQL_ROLLUP_ADD: &str = "INSERT INTO event_rollup (day, retailer, product, locale, type, count) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+     ON CONFLICT (day, retailer, product, locale, type) DO UPDATE SET count = count + excluded.count";
+const SQL_STATS: &str = "SELECT day, retailer, product, locale, type, count FROM event_rollup \
+     WHERE (?1 IS NULL OR retailer = ?1) AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3) \
+     ORDER BY day, retailer, product, locale, type";
 
 const SQL_PRODUCT_BY_EAN: &str = "SELECT p.id, p.brand_norm, p.mpn_norm FROM product_eans e \
      JOIN products p ON p.id = e.product_id WHERE e.gtin14 = ?1";
@@ -383,7 +408,8 @@ impl SqliteOrigin {
     }
 }
 
-/// Creates the schema in a fresh file; refuses files from a newer build.
+/// Creates the schema in a fresh file, upgrades version 1 files, refuses files from a
+/// newer build.
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     // IMMEDIATE: two processes opening a new file at once must not both create tables.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -400,6 +426,11 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
                 "the file holds tables but no synedge schema version; is it another application's database?"
             );
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(MIGRATION_2)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        1 => {
+            tx.execute_batch(MIGRATION_2)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         SCHEMA_VERSION => {}
@@ -626,6 +657,53 @@ fn lookup(conn: &Connection, req: &FragmentRequest) -> rusqlite::Result<Lookup> 
     })
 }
 
+impl EventStore for SqliteOrigin {
+    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut add = tx.prepare_cached(SQL_ROLLUP_ADD)?;
+            for (key, count) in rows {
+                add.execute(params![
+                    key.day.to_string(),
+                    key.retailer.as_str(),
+                    key.product.key(),
+                    key.locale.as_str(),
+                    key.kind.as_str(),
+                    i64::try_from(*count).unwrap_or(i64::MAX),
+                ])?;
+            }
+        }
+        tx.commit()
+            .with_context(|| format!("writing events into {}", self.path))
+    }
+
+    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
+        let conn = self.writer();
+        let mut stmt = conn.prepare_cached(SQL_STATS)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.retailer.as_ref().map(|r| r.as_str()),
+                    filter.from.map(|d| d.to_string()),
+                    filter.to.map(|d| d.to_string()),
+                ],
+                |r| {
+                    Ok(StatsRow {
+                        day: r.get(0)?,
+                        retailer: r.get(1)?,
+                        product: r.get(2)?,
+                        locale: r.get(3)?,
+                        kind: r.get(4)?,
+                        count: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
 impl Origin for SqliteOrigin {
     fn fetch<'a>(&'a self, req: &'a FragmentRequest) -> BoxFuture<'a, Result<Lookup, OriginError>> {
         let req = req.clone();
@@ -737,6 +815,81 @@ mod tests {
         .unwrap();
         assert!(SqliteOrigin::open(path.to_str().unwrap(), Duration::from_secs(1)).is_err());
         assert!(SqliteOrigin::open(":memory:", Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_rollup_table_and_keeps_its_catalog() {
+        let (dir, origin) = store();
+        origin.import(&[acme()], |_| {}).unwrap();
+        {
+            // Turn it back into what a version 1 build wrote.
+            let conn = origin.writer();
+            conn.execute_batch("DROP TABLE event_rollup; PRAGMA user_version = 1;")
+                .unwrap();
+        }
+        drop(origin);
+        let path = dir.path().join("nested/dir/synedge.db");
+        let again = SqliteOrigin::open(path.to_str().unwrap(), Duration::from_secs(1)).unwrap();
+        assert!(!again.is_empty().unwrap());
+        let version: i64 = again
+            .writer()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(again.stats(&StatsFilter::default()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn rollups_add_up_across_writes_and_filter_by_retailer_and_days() {
+        use crate::domain::{Gtin14, Locale, Retailer};
+        use crate::events::{Day, EventType, Product};
+        let (_dir, origin) = store();
+        let key = |day: &str, retailer: &str, kind| RollupKey {
+            day: Day::parse(day).unwrap(),
+            retailer: Retailer::parse(retailer).unwrap(),
+            product: Product::Ean(Gtin14::parse("4006381333931").unwrap()),
+            locale: Locale::parse("en-GB").unwrap(),
+            kind,
+        };
+        origin
+            .write_rollup(&[
+                (key("2025-01-01", "a", EventType::View), 2),
+                (key("2025-01-02", "a", EventType::Click), 1),
+                (key("2025-01-02", "b", EventType::View), 5),
+            ])
+            .unwrap();
+        origin
+            .write_rollup(&[(key("2025-01-01", "a", EventType::View), 3)])
+            .unwrap();
+        let all = origin.stats(&StatsFilter::default()).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            all[0],
+            StatsRow {
+                day: "2025-01-01".into(),
+                retailer: "a".into(),
+                product: "ean:04006381333931".into(),
+                locale: "en-gb".into(),
+                kind: "view".into(),
+                count: 5,
+            }
+        );
+        let a_on_2nd = origin
+            .stats(&StatsFilter {
+                retailer: Some(Retailer::parse("a").unwrap()),
+                from: Some(Day::parse("2025-01-02").unwrap()),
+                to: Some(Day::parse("2025-01-02").unwrap()),
+            })
+            .unwrap();
+        assert_eq!(a_on_2nd.len(), 1);
+        assert_eq!((a_on_2nd[0].kind.as_str(), a_on_2nd[0].count), ("click", 1));
+        let before = origin
+            .stats(&StatsFilter {
+                to: Some(Day::parse("2024-12-31").unwrap()),
+                ..StatsFilter::default()
+            })
+            .unwrap();
+        assert!(before.is_empty());
     }
 
     #[tokio::test]

@@ -1,11 +1,12 @@
-//! The admin listener (DESIGN.md §3): metrics and cache purge. Loopback by default;
+//! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
+//! stats. Loopback by default;
 //! mutating calls need `Authorization: Bearer <admin.token>` when a token is set.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +15,8 @@ use subtle::ConstantTimeEq;
 
 use super::{AppState, error::ApiError};
 use crate::cache::SurrogateKey;
-use crate::domain::FragmentRequest;
+use crate::domain::{FragmentRequest, InputError, Retailer};
+use crate::events::{Day, StatsFilter};
 
 /// Largest purge body accepted.
 const MAX_PURGE_BODY: usize = 1 << 20;
@@ -24,6 +26,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/admin/v1/purge", post(purge))
+        .route("/admin/v1/events/pause", post(pause_events))
+        .route("/admin/v1/events/resume", post(resume_events))
+        .route("/admin/v1/stats", get(stats))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
@@ -116,4 +121,73 @@ async fn purge(
         "purged": { "keys": keys.len(), "surrogate_keys": n_surrogates }
     }))
     .into_response())
+}
+
+/// Stops the events writer; beacons keep queueing until the queue is full.
+async fn pause_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    state.events.pause();
+    tracing::info!(queued = state.events.depth(), "events writer paused");
+    Ok(events_status(&state))
+}
+
+/// Restarts the events writer, which first drains what queued up while paused.
+async fn resume_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    state.events.resume();
+    tracing::info!(queued = state.events.depth(), "events writer resumed");
+    Ok(events_status(&state))
+}
+
+fn events_status(state: &AppState) -> Response {
+    axum::Json(serde_json::json!({
+        "paused": state.events.is_paused(),
+        "queued": state.events.depth(),
+    }))
+    .into_response()
+}
+
+const E_DUPLICATE: InputError = InputError {
+    code: "duplicate_parameter",
+    detail: "a parameter was given more than once",
+};
+
+/// `GET /admin/v1/stats?retailer=&from=&to=`: stored counts, days inclusive.
+async fn stats(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut filter = StatsFilter::default();
+    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        if v.is_empty() {
+            continue;
+        }
+        let duplicate = match &*k {
+            "retailer" => filter.retailer.replace(Retailer::parse(&v)?).is_some(),
+            "from" => filter.from.replace(Day::parse(&v)?).is_some(),
+            "to" => filter.to.replace(Day::parse(&v)?).is_some(),
+            _ => false,
+        };
+        if duplicate {
+            return Err(ApiError::BadRequest(E_DUPLICATE));
+        }
+    }
+    let store = Arc::clone(&state.event_store);
+    let rows = tokio::task::spawn_blocking(move || store.stats(&filter))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "stats task failed");
+            ApiError::Internal
+        })?
+        .map_err(|e| {
+            tracing::error!(error = %format!("{e:#}"), "reading stats failed");
+            ApiError::Internal
+        })?;
+    Ok(axum::Json(serde_json::json!({ "rows": rows })).into_response())
 }

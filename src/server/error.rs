@@ -16,6 +16,11 @@ pub enum ApiError {
     UriTooLong,
     /// The body is not what the route takes (bad JSON, wrong shape).
     BadBody(&'static str),
+    /// A beacon body was refused: which event (when one is to blame) and why.
+    BadEvent {
+        index: Option<usize>,
+        error: InputError,
+    },
     PayloadTooLarge,
     Unauthorized,
     NotFound,
@@ -40,6 +45,7 @@ impl ApiError {
                 "the query string is longer than 2048 bytes",
             ),
             Self::BadBody(detail) => (StatusCode::BAD_REQUEST, "invalid_body", detail),
+            Self::BadEvent { error, .. } => (StatusCode::BAD_REQUEST, error.code, error.detail),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -108,12 +114,24 @@ impl From<OriginError> for ApiError {
 struct Body {
     error: &'static str,
     detail: &'static str,
+    /// For [`ApiError::BadEvent`]: the position of the first bad event in the array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, detail) = self.parts();
-        let body = serde_json::to_vec(&Body { error, detail }).unwrap_or_default();
+        let index = match self {
+            Self::BadEvent { index, .. } => index,
+            _ => None,
+        };
+        let body = serde_json::to_vec(&Body {
+            error,
+            detail,
+            index,
+        })
+        .unwrap_or_default();
         let mut res = (status, body).into_response();
         let h = res.headers_mut();
         h.insert(

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod events;
 pub mod fragment;
 mod negotiate;
 pub mod public;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::FragmentCache;
 use crate::config::Secret;
+use crate::events::{EventQueue, EventStore};
 use crate::shutdown::Readiness;
 use crate::signals::Metrics;
 
@@ -41,6 +43,10 @@ pub struct AppState {
     pub fragment_headers: FragmentHeaders,
     pub request_timeout: Duration,
     pub admin_token: Option<Secret>,
+    /// Where `POST /v1/events` queues beacons; also pauses and resumes the writer.
+    pub events: EventQueue,
+    /// Read by `GET /admin/v1/stats`; the writer task holds its own handle.
+    pub event_store: Arc<dyn EventStore>,
 }
 
 /// Connection handling knobs, from `[server]`.

@@ -1,21 +1,29 @@
-//! The public listener's router: fragments and probes, behind the request layer that
+//! The public listener's router: fragments, beacons and probes, behind the request layer that
 //! measures every request and bounds it by `server.request_timeout`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
-use super::{AppState, error::ApiError, fragment};
+use super::{AppState, error::ApiError, events, fragment};
+use crate::events::MAX_BODY_BYTES;
 use crate::signals::Route;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/fragment", get(fragment::fragment))
+        .route(
+            "/v1/events",
+            post(events::post)
+                .options(events::preflight)
+                // On the route, so the limit is the events one, not a global one.
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })
@@ -51,9 +59,20 @@ async fn healthz() -> &'static str {
 }
 
 /// Readiness: 503 while starting or draining, so load balancers stop sending traffic.
+///
+/// An events backlog does not make the instance unready: the body reports the queue depth
+/// and capacity for operators instead. Readiness gates all traffic, and fragments, the
+/// main job, are served from memory whatever the events store does; turning 503 because
+/// the rollup writer is behind would take fragments down with it. Beacons already get
+/// their own back-pressure: 503 with `Retry-After` per request once the queue is full.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.readiness.is_ready() {
-        "ready\n".into_response()
+        format!(
+            "ready\nevents_queue_depth {}\nevents_queue_capacity {}\n",
+            state.events.depth(),
+            state.events.capacity()
+        )
+        .into_response()
     } else {
         ApiError::Unavailable("not ready: starting or draining").into_response()
     }

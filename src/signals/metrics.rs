@@ -18,17 +18,25 @@ const LATENCY_BUCKETS: &[f64] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Fragment,
+    Events,
     Healthz,
     Readyz,
     Other,
 }
 
 impl Route {
-    pub const ALL: [Route; 4] = [Route::Fragment, Route::Healthz, Route::Readyz, Route::Other];
+    pub const ALL: [Route; 5] = [
+        Route::Fragment,
+        Route::Events,
+        Route::Healthz,
+        Route::Readyz,
+        Route::Other,
+    ];
 
     pub fn from_path(path: &str) -> Self {
         match path {
             "/v1/fragment" => Self::Fragment,
+            "/v1/events" => Self::Events,
             "/healthz" => Self::Healthz,
             "/readyz" => Self::Readyz,
             _ => Self::Other,
@@ -38,6 +46,7 @@ impl Route {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Fragment => "fragment",
+            Self::Events => "events",
             Self::Healthz => "healthz",
             Self::Readyz => "readyz",
             Self::Other => "other",
@@ -46,27 +55,28 @@ impl Route {
 }
 
 /// Status codes we label individually; anything else is `other`.
-const STATUSES: [&str; 14] = [
-    "200", "204", "304", "400", "401", "404", "405", "413", "414", "500", "502", "503", "504",
-    "other",
+const STATUSES: [&str; 15] = [
+    "200", "202", "204", "304", "400", "401", "404", "405", "413", "414", "500", "502", "503",
+    "504", "other",
 ];
 
 fn status_index(code: u16) -> usize {
     match code {
         200 => 0,
-        204 => 1,
-        304 => 2,
-        400 => 3,
-        401 => 4,
-        404 => 5,
-        405 => 6,
-        413 => 7,
-        414 => 8,
-        500 => 9,
-        502 => 10,
-        503 => 11,
-        504 => 12,
-        _ => 13,
+        202 => 1,
+        204 => 2,
+        304 => 3,
+        400 => 4,
+        401 => 5,
+        404 => 6,
+        405 => 7,
+        413 => 8,
+        414 => 9,
+        500 => 10,
+        502 => 11,
+        503 => 12,
+        504 => 13,
+        _ => 14,
     }
 }
 
@@ -115,6 +125,29 @@ impl OriginResult {
     }
 }
 
+/// Why a beacon body was refused, as bounded label values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRejection {
+    /// Not JSON, wrong shape, or an event that does not validate.
+    Invalid,
+    /// Over the body size limit.
+    TooLarge,
+    /// No room in the queue.
+    QueueFull,
+}
+
+impl EventRejection {
+    pub const ALL: [EventRejection; 3] = [Self::Invalid, Self::TooLarge, Self::QueueFull];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::TooLarge => "too_large",
+            Self::QueueFull => "queue_full",
+        }
+    }
+}
+
 /// Handles for every metric this process records.
 pub struct Metrics {
     handle: PrometheusHandle,
@@ -128,6 +161,11 @@ pub struct Metrics {
     origin_requests: [Counter; 4],
     pub origin_duration: Histogram,
     pub purges: Counter,
+    pub events_accepted: Counter,
+    pub events_written: Counter,
+    events_rejected: [Counter; 3],
+    pub events_queue_depth: Gauge,
+    pub events_flush_duration: Histogram,
     pub process: ProcessMetrics,
 }
 
@@ -246,7 +284,38 @@ impl Metrics {
                 &[("result", res.as_str())],
             )
         });
+        let events_rejected = EventRejection::ALL.map(|reason| {
+            r.counter(
+                "synedge_events_rejected_total",
+                None,
+                "Beacon bodies refused, by reason: invalid, too_large, queue_full.",
+                &[("reason", reason.as_str())],
+            )
+        });
         Self {
+            events_accepted: r.counter(
+                "synedge_events_accepted_total",
+                None,
+                "Events queued (answered 202).",
+                &[],
+            ),
+            events_written: r.counter(
+                "synedge_events_written_total",
+                None,
+                "Events written to the rollup table.",
+                &[],
+            ),
+            events_queue_depth: r.gauge(
+                "synedge_events_queue_depth",
+                None,
+                "Events queued and not yet written.",
+                &[],
+            ),
+            events_flush_duration: r.histogram(
+                "synedge_events_flush_duration_seconds",
+                "Time one batch write took, failed attempts included.",
+                &[],
+            ),
             http_in_flight: r.gauge(
                 "synedge_http_in_flight_requests",
                 None,
@@ -324,6 +393,7 @@ impl Metrics {
             http_duration,
             cache_requests,
             origin_requests,
+            events_rejected,
             handle,
         }
     }
@@ -342,6 +412,10 @@ impl Metrics {
     pub fn origin_request(&self, result: OriginResult, seconds: f64) {
         self.origin_requests[result as usize].increment(1);
         self.origin_duration.record(seconds);
+    }
+
+    pub fn event_rejected(&self, reason: EventRejection) {
+        self.events_rejected[reason as usize].increment(1);
     }
 
     /// The Prometheus text exposition.

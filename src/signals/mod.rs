@@ -3,4 +3,4 @@
 
 pub mod metrics;
 
-pub use metrics::{CacheResult, Metrics, OriginResult, Route};
+pub use metrics::{CacheResult, EventRejection, Metrics, OriginResult, Route};

@@ -82,7 +82,7 @@ impl TestServer {
             public_l.local_addr().unwrap(),
             admin_l.local_addr().unwrap(),
         );
-        let app = App::build(config, origin);
+        let app = App::build(config, origin.clone(), origin);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
         let client = Client::builder(TokioExecutor::new()).build_http();
@@ -147,9 +147,44 @@ impl TestServer {
             .await
     }
 
+    /// A request to the public listener with a body (and its content type, if any).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.public));
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        self.send(b.body(Full::new(body.into())).unwrap()).await
+    }
+
+    /// `POST /v1/events` with a JSON body.
+    pub async fn post_events(&self, body: &str) -> Answer {
+        self.request(
+            "POST",
+            "/v1/events",
+            Some("application/json"),
+            body.to_owned(),
+        )
+        .await
+    }
+
+    /// Stops the server and waits for `App::run` to return (the events queue drained).
     pub async fn stop(self) {
+        self.stop_keeping_files().await;
+    }
+
+    /// [`Self::stop`], keeping the store: the directory lives as long as the guard.
+    pub async fn stop_keeping_files(self) -> (PathBuf, tempfile::TempDir) {
         self.shutdown.cancel();
         self.task.await.unwrap().unwrap();
+        (self.db, self._dir)
     }
 }
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Beacon write-path load test with oha: starts a release synedge on 127.0.0.1 over a
+# throwaway store, POSTs one small JSON array of events (BATCH events per request) for
+# DURATION seconds per concurrency level, then prints requests/s, events/s (accepted,
+# from the 202 count) and what the writer stored.
+#
+#   loadtest/events.sh                 # 64 connections, 10 s, 10 events per request
+#   CONCS="16 128" DURATION=20 BATCH=50 loadtest/events.sh
+#
+# Everything stays on 127.0.0.1 and stops by itself. Needs oha (`cargo install oha`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONCS=${CONCS:-64} DURATION=${DURATION:-10} BATCH=${BATCH:-10}
+command -v oha >/dev/null || { echo "needs oha: cargo install oha" >&2; exit 2; }
+cargo build --release --quiet
+BIN=target/release/synedge
+W=$(mktemp -d /tmp/synedge-events-load.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+PORT=$(free_port) ADMIN=$(free_port)
+export SYNEDGE_ORIGIN__URL="sqlite://$W/catalog.db" SYNEDGE_SERVER__LISTEN="127.0.0.1:$PORT" SYNEDGE_ADMIN__LISTEN="127.0.0.1:$ADMIN"
+
+# BATCH events over a few products, retailers and types: a realistic page's beacons.
+python3 - "$BATCH" >"$W/body.json" <<'PY'
+import json, sys
+types = ["impression", "view", "click", "no_match"]
+eans = ["4006381333931", "0012345678905", "96385074"]
+n = int(sys.argv[1])
+print(json.dumps([{"type": types[i % 4], "retailer": f"shop-{i % 3}", "locale": "en-GB",
+                   "ean": eans[i % 3]} for i in range(n)]))
+PY
+
+RUST_LOG=warn $BIN serve & PID=$!
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+
+for c in $CONCS; do
+  echo "== $c connections, $BATCH events per request, ${DURATION}s"
+  oha --no-tui -z "${DURATION}s" -c "$c" -m POST -T text/plain -D "$W/body.json" \
+    "http://127.0.0.1:$PORT/v1/events" >"$W/oha.txt"
+  grep -E 'Requests/sec|Slowest|Average|(50|99)\.[0-9]+% in|^ *\[[0-9]{3}\]|Error' "$W/oha.txt"
+  awk -v b="$BATCH" -v d="$DURATION" '/\[202\]/ { printf "accepted events/s: %.0f\n", $2 * b / d }' "$W/oha.txt"
+done
+sleep 2 # one flush interval, so the writer catches up
+curl -fs "http://127.0.0.1:$ADMIN/metrics" | grep -E '^synedge_events_(accepted|written|rejected)_total|^synedge_events_queue_depth|^synedge_events_flush_duration_seconds_(sum|count)'

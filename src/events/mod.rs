@@ -1,0 +1,565 @@
+//! The beacon write path (DESIGN.md §7): parsing and validating beacons, a bounded
+//! in-memory queue, and one batch writer that folds events into daily rollup counts in
+//! the origin store.
+//!
+//! Flow: the `POST /v1/events` handler parses a body with [`parse_batch`] and hands the
+//! events to [`EventQueue::try_enqueue`], which queues all of them or none. The
+//! [`Writer`] (one task, spawned by `App::run`) takes events off the queue, counts them
+//! per [`RollupKey`] and writes a batch every `events.flush_interval` or every
+//! `events.batch_size` events, whichever comes first, in one transaction
+//! ([`EventStore::write_rollup`]).
+//!
+//! Invariants:
+//! - A batch is queued completely or not at all: a client that got 202 had every event
+//!   of its body queued, and one that got an error had none.
+//! - A queued event is written exactly once: a failed write is retried with backoff, with
+//!   the same counts, until it succeeds; on shutdown the writer drains the queue (pause or
+//!   not) before it returns.
+//! - Products are keyed as fragment lookups key them ([`crate::domain`]): `ean=0012…` and
+//!   `ean=12…` count as one product.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::EventsConfig;
+use crate::domain::{BrandMpn, Gtin14, InputError, Locale, Retailer, Sku};
+use crate::signals::Metrics;
+
+/// Largest `POST /v1/events` body, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// First wait after a failed write; doubles up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Largest `ts` accepted: 9999-12-31T23:59:59.999Z, so days always have four-digit years.
+const MAX_TS_MILLIS: i64 = 253_402_300_799_999;
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// What happened, as the loader reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    Impression,
+    View,
+    Click,
+    NoMatch,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Impression => "impression",
+            Self::View => "view",
+            Self::Click => "click",
+            Self::NoMatch => "no_match",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "impression" => Self::Impression,
+            "view" => Self::View,
+            "click" => Self::Click,
+            "no_match" => Self::NoMatch,
+            _ => return None,
+        })
+    }
+}
+
+/// A UTC calendar day, as days since 1970-01-01.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Day(i64);
+
+impl Day {
+    /// The day a unix timestamp in milliseconds falls on (UTC).
+    pub fn from_unix_millis(ms: i64) -> Self {
+        Self(ms.div_euclid(MILLIS_PER_DAY))
+    }
+
+    /// Today, UTC.
+    pub fn today() -> Self {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_TS_MILLIS));
+        Self::from_unix_millis(ms)
+    }
+
+    /// Parses `YYYY-MM-DD`, refusing dates that do not exist (`2023-02-29`).
+    ///
+    /// # Errors
+    /// When `s` is not such a date.
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        const ERR: InputError = InputError {
+            code: "invalid_day",
+            detail: "days must be dates written YYYY-MM-DD",
+        };
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(ERR);
+        }
+        let num = |r: std::ops::Range<usize>| -> Result<i64, InputError> {
+            b[r].iter().try_fold(0i64, |acc, c| {
+                if c.is_ascii_digit() {
+                    Ok(acc * 10 + i64::from(c - b'0'))
+                } else {
+                    Err(ERR)
+                }
+            })
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err(ERR);
+        }
+        let day = Self(days_from_civil(y, m, d));
+        // A day past the month's end (Feb 30) comes back as another date.
+        if day.civil() == (y, m, d) {
+            Ok(day)
+        } else {
+            Err(ERR)
+        }
+    }
+
+    /// (year, month 1–12, day 1–31).
+    pub fn civil(self) -> (i64, i64, i64) {
+        civil_from_days(self.0)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = self.civil();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`: eras of 400 years, years starting in March so leap days come last).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The product an event names, by the first identity present in the order of
+/// [`crate::domain::FragmentRequest`]: EAN, then brand + MPN, then SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Product {
+    Ean(Gtin14),
+    BrandMpn(BrandMpn),
+    Sku(Sku),
+}
+
+impl Product {
+    /// The stored product key: `ean:<gtin14>`, `mpn:<brand>/<mpn>` or `sku:<sku>`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Ean(g) => format!("ean:{g}"),
+            Self::BrandMpn(bm) => format!("mpn:{}/{}", bm.brand, bm.mpn),
+            Self::Sku(s) => format!("sku:{}", s.as_str()),
+        }
+    }
+}
+
+/// One validated event, which is also its rollup row: events with equal keys add up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RollupKey {
+    pub day: Day,
+    pub retailer: Retailer,
+    pub product: Product,
+    pub locale: Locale,
+    pub kind: EventType,
+}
+
+/// A stored count, as `GET /admin/v1/stats` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatsRow {
+    pub day: String,
+    pub retailer: String,
+    pub product: String,
+    pub locale: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub count: u64,
+}
+
+/// Which stored counts to return; every bound is optional and inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsFilter {
+    pub retailer: Option<Retailer>,
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+}
+
+/// Where rollups are kept. Methods block: call them from `spawn_blocking`.
+pub trait EventStore: Send + Sync + fmt::Debug + 'static {
+    /// Adds `rows` to the stored counts, in one transaction.
+    ///
+    /// # Errors
+    /// The write failed; nothing of `rows` was added.
+    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()>;
+
+    /// The stored counts matching `filter`, ordered by day, retailer, product, locale, type.
+    ///
+    /// # Errors
+    /// The read failed.
+    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>>;
+}
+
+/// Why a body was refused: the index of the first bad event (if any) and a fixed reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadEvent {
+    /// Position in the array (0 for a single object); `None` when the body as a whole
+    /// is not JSON or not an object or array.
+    pub index: Option<usize>,
+    pub error: InputError,
+}
+
+const E_NOT_JSON: InputError = InputError {
+    code: "invalid_body",
+    detail: "the body must be a JSON object or an array of objects",
+};
+const E_EMPTY: InputError = InputError {
+    code: "invalid_body",
+    detail: "the body holds no events",
+};
+const E_SHAPE: InputError = InputError {
+    code: "invalid_event",
+    detail: "an event must be an object of strings: type, retailer, locale, and ean, or brand and mpn, or sku; with an optional integer ts",
+};
+const E_TYPE: InputError = InputError {
+    code: "invalid_type",
+    detail: "type must be one of impression, view, click, no_match",
+};
+const E_TS: InputError = InputError {
+    code: "invalid_ts",
+    detail: "ts must be unix epoch milliseconds between 0 and year 9999",
+};
+const E_MISSING: InputError = InputError {
+    code: "missing_field",
+    detail: "type, retailer and locale are required, and a product identity: ean, or brand and mpn together, or sku",
+};
+const E_HALF_BRAND_MPN: InputError = InputError {
+    code: "missing_field",
+    detail: "brand and mpn must be given together",
+};
+
+/// An event as sent; strings borrow from the parsed body.
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    retailer: Option<&'a str>,
+    #[serde(borrow)]
+    locale: Option<&'a str>,
+    #[serde(borrow)]
+    ean: Option<&'a str>,
+    #[serde(borrow)]
+    brand: Option<&'a str>,
+    #[serde(borrow)]
+    mpn: Option<&'a str>,
+    #[serde(borrow)]
+    sku: Option<&'a str>,
+    ts: Option<i64>,
+}
+
+/// Parses and validates a body: one event object or an array of them. `today` stands in
+/// for events without `ts`.
+///
+/// # Errors
+/// The first problem found; then no event of the body is valid for queueing.
+pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
+    let whole = |error| BadEvent { index: None, error };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
+    let items = match &value {
+        serde_json::Value::Array(items) => items.as_slice(),
+        serde_json::Value::Object(_) => std::slice::from_ref(&value),
+        _ => return Err(whole(E_NOT_JSON)),
+    };
+    if items.is_empty() {
+        return Err(whole(E_EMPTY));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            validate(item, today).map_err(|error| BadEvent {
+                index: Some(i),
+                error,
+            })
+        })
+        .collect()
+}
+
+fn validate(item: &serde_json::Value, today: Day) -> Result<RollupKey, InputError> {
+    let raw = RawEvent::deserialize(item).map_err(|_| E_SHAPE)?;
+    // An empty string counts as absent, as in fragment queries.
+    fn present(v: Option<&str>) -> Option<&str> {
+        v.filter(|s| !s.is_empty())
+    }
+    let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
+    let retailer = Retailer::parse(present(raw.retailer).ok_or(E_MISSING)?)?;
+    let locale = Locale::parse(present(raw.locale).ok_or(E_MISSING)?)?;
+    // Every identity given is validated, as `/v1/fragment` does; the first one names
+    // the product.
+    let ean = present(raw.ean).map(Gtin14::parse).transpose()?;
+    let brand_mpn = match (present(raw.brand), present(raw.mpn)) {
+        (Some(b), Some(m)) => Some(BrandMpn::parse(b, m)?),
+        (None, None) => None,
+        _ => return Err(E_HALF_BRAND_MPN),
+    };
+    let sku = present(raw.sku).map(Sku::parse).transpose()?;
+    let product = match (ean, brand_mpn, sku) {
+        (Some(e), _, _) => Product::Ean(e),
+        (None, Some(bm), _) => Product::BrandMpn(bm),
+        (None, None, Some(s)) => Product::Sku(s),
+        (None, None, None) => return Err(E_MISSING),
+    };
+    let day = match raw.ts {
+        None => today,
+        Some(ts) if (0..=MAX_TS_MILLIS).contains(&ts) => Day::from_unix_millis(ts),
+        Some(_) => return Err(E_TS),
+    };
+    Ok(RollupKey {
+        day,
+        retailer,
+        product,
+        locale,
+        kind,
+    })
+}
+
+/// The queue had no room for the whole batch; nothing was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the events queue is full")]
+pub struct QueueFull;
+
+/// The handlers' side of the queue. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    tx: mpsc::Sender<RollupKey>,
+    /// Events the writer took off the channel and has not written yet.
+    pending: Arc<AtomicUsize>,
+    /// `true` while paused; the writer watches it.
+    paused: Arc<watch::Sender<bool>>,
+}
+
+impl EventQueue {
+    /// Queues every event of `events`, or none when they do not all fit.
+    ///
+    /// # Errors
+    /// [`QueueFull`] when the free room is smaller than the batch (or the writer is gone).
+    pub fn try_enqueue(&self, events: Vec<RollupKey>) -> Result<(), QueueFull> {
+        let permits = self
+            .tx
+            .try_reserve_many(events.len())
+            .map_err(|_| QueueFull)?;
+        for (permit, event) in permits.zip(events) {
+            permit.send(event);
+        }
+        Ok(())
+    }
+
+    /// Events accepted and not yet written: queued, or in the batch being collected or
+    /// written. Can exceed [`Self::capacity`] by up to one batch.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity() + self.pending.load(Ordering::Relaxed)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
+    /// Stops writing; the queue keeps filling until it is full.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Writes again, starting with what queued up meanwhile.
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+}
+
+/// The one task that writes batches.
+pub struct Writer {
+    rx: mpsc::Receiver<RollupKey>,
+    /// Shared with [`EventQueue`]: the size of the batch in hand.
+    pending: Arc<AtomicUsize>,
+    paused: watch::Receiver<bool>,
+    store: Arc<dyn EventStore>,
+    metrics: Arc<Metrics>,
+    batch_size: usize,
+    flush_interval: Duration,
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer")
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval", &self.flush_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the queue and its writer from `[events]`.
+pub fn channel(
+    config: &EventsConfig,
+    store: Arc<dyn EventStore>,
+    metrics: Arc<Metrics>,
+) -> (EventQueue, Writer) {
+    let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let (paused_tx, paused) = watch::channel(false);
+    let pending = Arc::new(AtomicUsize::new(0));
+    let queue = EventQueue {
+        tx,
+        pending: Arc::clone(&pending),
+        paused: Arc::new(paused_tx),
+    };
+    let writer = Writer {
+        rx,
+        pending,
+        paused,
+        store,
+        metrics,
+        batch_size: config.batch_size.max(1),
+        flush_interval: config.flush_interval,
+    };
+    (queue, writer)
+}
+
+impl Writer {
+    /// Writes batches until `shutdown` is cancelled, then stops taking new events, writes
+    /// everything still queued (even when paused), and returns.
+    ///
+    /// A store that keeps failing keeps this from returning: accepted events are not
+    /// dropped to make shutdown quicker. A second SIGTERM (see `cli`) exits at once.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut batch: Vec<RollupKey> = Vec::with_capacity(self.batch_size);
+        // When the oldest event of `batch` must be written; unset while `batch` is empty.
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if *self.paused.borrow_and_update() {
+                tokio::select! {
+                    changed = self.paused.changed() => {
+                        if changed.is_err() {
+                            break; // the queue handle is gone: nobody can resume
+                        }
+                    }
+                    () = shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            let room = self.batch_size - batch.len();
+            let due = deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.flush_interval);
+            tokio::select! {
+                n = self.rx.recv_many(&mut batch, room) => {
+                    if n == 0 {
+                        break; // every sender is gone
+                    }
+                    self.pending.store(batch.len(), Ordering::Relaxed);
+                    deadline.get_or_insert(tokio::time::Instant::now() + self.flush_interval);
+                    if batch.len() < self.batch_size {
+                        continue;
+                    }
+                }
+                () = tokio::time::sleep_until(due), if deadline.is_some() => {}
+                changed = self.paused.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                () = shutdown.cancelled() => break,
+            }
+            self.flush(&mut batch).await;
+            deadline = None;
+        }
+        // Drain: refuse new events, then write everything that is queued.
+        self.rx.close();
+        loop {
+            let room = self.batch_size - batch.len();
+            let n = self.rx.recv_many(&mut batch, room).await;
+            self.pending.store(batch.len(), Ordering::Relaxed);
+            if batch.is_empty() {
+                break;
+            }
+            self.flush(&mut batch).await;
+            if n == 0 {
+                break;
+            }
+        }
+        tracing::info!("events queue drained");
+    }
+
+    /// Writes `batch` as one transaction, retrying with backoff until it is stored, then
+    /// empties it.
+    async fn flush(&self, batch: &mut Vec<RollupKey>) {
+        if batch.is_empty() {
+            return;
+        }
+        let events = batch.len();
+        let mut counts: HashMap<RollupKey, u64> = HashMap::new();
+        for key in batch.drain(..) {
+            *counts.entry(key).or_default() += 1;
+        }
+        let rows: Arc<[(RollupKey, u64)]> = counts.into_iter().collect();
+        let mut delay = FIRST_RETRY_DELAY;
+        loop {
+            let started = Instant::now();
+            let store = Arc::clone(&self.store);
+            let job = Arc::clone(&rows);
+            let result = tokio::task::spawn_blocking(move || store.write_rollup(&job)).await;
+            self.metrics
+                .events_flush_duration
+                .record(started.elapsed().as_secs_f64());
+            let error = match result {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => e.to_string(),
+            };
+            // The batch stays in memory and is retried: an accepted event is never dropped.
+            tracing::warn!(error = %error, events, retry_in = ?delay, "writing events failed; will retry");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+        self.pending.store(0, Ordering::Relaxed);
+        self.metrics.events_written.increment(events as u64);
+        self.metrics
+            .events_queue_depth
+            .set((self.rx.max_capacity() - self.rx.capacity()) as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests;

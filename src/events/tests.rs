@@ -1,0 +1,279 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+
+#[test]
+fn days_convert_both_ways() {
+    for (days, text) in [
+        (0, "1970-01-01"),
+        (-1, "1969-12-31"),
+        (59, "1970-03-01"),
+        (11_016, "2000-02-29"),
+        (19_417, "2023-03-01"),
+        (20_415, "2025-11-23"),
+        (2_932_896, "9999-12-31"),
+    ] {
+        assert_eq!(Day(days).to_string(), text);
+        assert_eq!(Day::parse(text), Ok(Day(days)), "{text}");
+    }
+    // Every day of four centuries round-trips, leap years and all.
+    for d in -1_000..146_097 {
+        let (y, m, dd) = civil_from_days(d);
+        assert_eq!(days_from_civil(y, m, dd), d);
+    }
+    assert_eq!(
+        Day::from_unix_millis(1_700_000_000_000).to_string(),
+        "2023-11-14"
+    );
+    assert_eq!(
+        Day::from_unix_millis(MAX_TS_MILLIS).to_string(),
+        "9999-12-31"
+    );
+}
+
+#[test]
+fn day_parse_refuses_what_is_not_a_date() {
+    for bad in [
+        "",
+        "2023-2-01",
+        "2023-02-29",
+        "2024-02-30",
+        "2023-13-01",
+        "2023-00-10",
+        "2023-01-00",
+        "2023/01/01",
+        "+023-01-01",
+        "2023-01-01T",
+    ] {
+        assert!(Day::parse(bad).is_err(), "{bad}");
+    }
+    assert!(Day::parse("2024-02-29").is_ok());
+}
+
+const TODAY: Day = Day(20_000);
+
+fn parse(body: &str) -> Result<Vec<RollupKey>, BadEvent> {
+    parse_batch(body.as_bytes(), TODAY)
+}
+
+#[test]
+fn parses_one_object_or_an_array_and_normalizes_identities() {
+    let one =
+        parse(r#"{"type":"view","retailer":"shop-one","locale":"en-GB","ean":"4006381333931"}"#)
+            .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].day, TODAY);
+    assert_eq!(one[0].locale.as_str(), "en-gb");
+    assert_eq!(one[0].product.key(), "ean:04006381333931");
+
+    let many = parse(
+        r#"[
+        {"type":"click","retailer":"s","locale":"de","ean":"0012345678905","brand":"Acme","mpn":"X-1","ts":0},
+        {"type":"click","retailer":"s","locale":"de","ean":"012345678905"},
+        {"type":"impression","retailer":"s","locale":"de","brand":"Acme Corp.","mpn":"X-100/B","sku":"A1"},
+        {"type":"no_match","retailer":"s","locale":"de","sku":" A1 ","ean":""}
+    ]"#,
+    )
+    .unwrap();
+    assert_eq!(many[0].day, Day(0));
+    assert_eq!(many[0].product, many[1].product, "one GTIN, two spellings");
+    assert_eq!(many[0].product.key(), "ean:00012345678905");
+    assert_eq!(many[2].product.key(), "mpn:acmecorp/x100b");
+    assert_eq!(many[3].product.key(), "sku:A1");
+    assert_eq!(many[3].kind, EventType::NoMatch);
+}
+
+#[test]
+fn names_the_first_bad_event_without_echoing_it() {
+    let ok = r#"{"type":"view","retailer":"s","locale":"en","sku":"1"}"#;
+    let cases = [
+        (
+            r#"{"type":"hover","retailer":"s","locale":"en","sku":"1"}"#,
+            "invalid_type",
+        ),
+        (
+            r#"{"type":"view","retailer":"S!","locale":"en","sku":"1"}"#,
+            "invalid_retailer",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en","ean":"4006381333932"}"#,
+            "invalid_ean",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en"}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en","brand":"a"}"#,
+            "missing_field",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en","sku":"1","ts":-5}"#,
+            "invalid_ts",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en","sku":"1","ts":1.5}"#,
+            "invalid_event",
+        ),
+        (
+            r#"{"type":"view","retailer":"s","locale":"en","sku":1}"#,
+            "invalid_event",
+        ),
+        (r#"["view"]"#, "invalid_event"),
+    ];
+    for (bad, code) in cases {
+        let body = format!("[{ok},{ok},{bad}]");
+        let err = parse(&body).unwrap_err();
+        assert_eq!(err.index, Some(2), "{bad}");
+        assert_eq!(err.error.code, code, "{bad}");
+        assert!(!err.error.detail.contains("hover") && !err.error.detail.contains("S!"));
+    }
+    for whole in ["", "nope", "[", "42", r#""x""#, "[]", "null"] {
+        assert_eq!(parse(whole).unwrap_err().index, None, "{whole}");
+    }
+}
+
+fn key(n: u8) -> RollupKey {
+    RollupKey {
+        day: TODAY,
+        retailer: Retailer::parse("shop").unwrap(),
+        product: Product::Sku(Sku::parse(&n.to_string()).unwrap()),
+        locale: Locale::parse("en").unwrap(),
+        kind: EventType::View,
+    }
+}
+
+/// An in-memory store that fails its first `failures` writes.
+#[derive(Debug, Default)]
+struct MemStore {
+    rows: Mutex<HashMap<RollupKey, u64>>,
+    failures: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+impl MemStore {
+    fn total(&self) -> u64 {
+        self.rows.lock().unwrap().values().sum()
+    }
+}
+
+impl EventStore for MemStore {
+    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()> {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+            .is_ok()
+        {
+            anyhow::bail!("disk on fire");
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        let mut map = self.rows.lock().unwrap();
+        for (k, n) in rows {
+            *map.entry(k.clone()).or_default() += n;
+        }
+        Ok(())
+    }
+
+    fn stats(&self, _: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
+        Ok(Vec::new())
+    }
+}
+
+fn setup(capacity: usize, batch: usize, interval: Duration) -> (Arc<MemStore>, EventQueue, Writer) {
+    let store = Arc::new(MemStore::default());
+    let config = EventsConfig {
+        queue_capacity: capacity,
+        batch_size: batch,
+        flush_interval: interval,
+    };
+    let (q, w) = channel(&config, store.clone(), Arc::new(Metrics::new()));
+    (store, q, w)
+}
+
+#[test]
+fn enqueue_is_all_or_nothing() {
+    let (_store, q, _w) = setup(5, 5, Duration::from_secs(1));
+    q.try_enqueue(vec![key(1), key(2), key(3)]).unwrap();
+    assert_eq!(q.try_enqueue(vec![key(4), key(5), key(6)]), Err(QueueFull));
+    assert_eq!(q.depth(), 3, "nothing of the refused batch was queued");
+    q.try_enqueue(vec![key(4), key(5)]).unwrap();
+    assert_eq!(q.depth(), 5);
+    let (_store, q, _w) = setup(5, 5, Duration::from_secs(1));
+    assert_eq!(q.try_enqueue((0..6).map(key).collect()), Err(QueueFull));
+}
+
+#[tokio::test(start_paused = true)]
+async fn writes_on_batch_size_or_interval_and_adds_up_equal_keys() {
+    let (store, q, w) = setup(100, 4, Duration::from_secs(10));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(w.run(stop.clone()));
+    q.try_enqueue(vec![key(1), key(1), key(1), key(2)]).unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    wait_for(|| store.total() == 4).await;
+    assert_eq!(store.rows.lock().unwrap()[&key(1)], 3);
+    q.try_enqueue(vec![key(3)]).unwrap();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(store.total(), 4, "not due yet");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for(|| store.total() == 5).await;
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_holds_resume_drains_and_shutdown_drains_even_when_paused() {
+    let (store, q, w) = setup(10, 2, Duration::from_millis(10));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(w.run(stop.clone()));
+    q.pause();
+    q.try_enqueue((0..10).map(key).collect()).unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(store.total(), 0, "paused: nothing written");
+    assert_eq!(q.try_enqueue(vec![key(1)]), Err(QueueFull));
+    q.resume();
+    wait_for(|| store.total() == 10).await;
+    assert_eq!(q.depth(), 0);
+
+    q.pause();
+    q.try_enqueue((0..7).map(key).collect()).unwrap();
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(
+        store.total(),
+        17,
+        "shutdown writes what is queued, paused or not"
+    );
+    assert!(
+        q.try_enqueue(vec![key(1)]).is_err(),
+        "closed after the drain"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_write_is_retried_with_the_same_counts() {
+    let (store, q, w) = setup(10, 3, Duration::from_millis(10));
+    store.failures.store(3, Ordering::SeqCst);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(w.run(stop.clone()));
+    q.try_enqueue(vec![key(1), key(2), key(2)]).unwrap();
+    wait_for(|| store.total() == 3).await;
+    assert_eq!(store.failures.load(Ordering::SeqCst), 0);
+    assert_eq!(store.writes.load(Ordering::SeqCst), 1);
+    assert_eq!(store.rows.lock().unwrap()[&key(2)], 2);
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// Lets (paused) time pass until `done` holds; writes run on blocking threads, which
+/// paused time does not wait for.
+async fn wait_for(done: impl Fn() -> bool) {
+    for _ in 0..2_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("condition not reached");
+}
