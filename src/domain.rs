@@ -253,6 +253,50 @@ impl Sku {
     }
 }
 
+/// An empty value counts as absent: `data-ean=""` is what a template without a value
+/// renders, and means "no EAN", not "a bad EAN". Fragment queries and event beacons alike.
+pub fn present(v: Option<&str>) -> Option<&str> {
+    v.filter(|v| !v.is_empty())
+}
+
+/// The product identities one request or event names, each validated and normalized;
+/// any of them may be absent. Fragment lookups and event counts both parse identities
+/// here, so a product counts as the same product wherever it is named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identities {
+    pub ean: Option<Gtin14>,
+    pub brand_mpn: Option<BrandMpn>,
+    pub sku: Option<Sku>,
+}
+
+impl Identities {
+    /// Parses each identity given (empty counts as absent), in the order they are tried.
+    ///
+    /// # Errors
+    /// The first invalid identity, or `half` when only one of brand and mpn is given
+    /// (callers name that problem in their own terms: a parameter, or an event field).
+    pub fn parse(
+        ean: Option<&str>,
+        brand: Option<&str>,
+        mpn: Option<&str>,
+        sku: Option<&str>,
+        half: InputError,
+    ) -> Result<Self, InputError> {
+        let ean = present(ean).map(Gtin14::parse).transpose()?;
+        let brand_mpn = match (present(brand), present(mpn)) {
+            (Some(b), Some(m)) => Some(BrandMpn::parse(b, m)?),
+            (None, None) => None,
+            _ => return Err(half),
+        };
+        let sku = present(sku).map(Sku::parse).transpose()?;
+        Ok(Self {
+            ean,
+            brand_mpn,
+            sku,
+        })
+    }
+}
+
 /// A validated, normalized `/v1/fragment` request: who asks (retailer), in which
 /// language, and for which product. Identities are tried in order: `ean`, then
 /// `brand`+`mpn`, then `sku`; at least one is present.
@@ -317,20 +361,19 @@ impl FragmentRequest {
             }
         }
         let [retailer, locale, ean, brand, mpn, sku] = fields;
-        // An empty value counts as absent: `data-ean=""` is what a template without a
-        // value renders, and means "no EAN", not "a bad EAN".
-        fn present(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-            v.filter(|v| !v.is_empty())
-        }
-        let retailer = Retailer::parse(&present(retailer).ok_or(E_MISSING_RETAILER)?)?;
-        let locale = Locale::parse(&present(locale).ok_or(E_MISSING_LOCALE)?)?;
-        let ean = present(ean).map(|e| Gtin14::parse(&e)).transpose()?;
-        let brand_mpn = match (present(brand), present(mpn)) {
-            (Some(b), Some(m)) => Some(BrandMpn::parse(&b, &m)?),
-            (None, None) => None,
-            _ => return Err(E_HALF_BRAND_MPN),
-        };
-        let sku = present(sku).map(|s| Sku::parse(&s)).transpose()?;
+        let retailer = Retailer::parse(present(retailer.as_deref()).ok_or(E_MISSING_RETAILER)?)?;
+        let locale = Locale::parse(present(locale.as_deref()).ok_or(E_MISSING_LOCALE)?)?;
+        let Identities {
+            ean,
+            brand_mpn,
+            sku,
+        } = Identities::parse(
+            ean.as_deref(),
+            brand.as_deref(),
+            mpn.as_deref(),
+            sku.as_deref(),
+            E_HALF_BRAND_MPN,
+        )?;
         if ean.is_none() && brand_mpn.is_none() && sku.is_none() {
             return Err(E_MISSING_IDENTITY);
         }

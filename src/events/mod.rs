@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::EventsConfig;
-use crate::domain::{BrandMpn, Gtin14, InputError, Locale, Retailer, Sku};
+use crate::domain::{BrandMpn, Gtin14, Identities, InputError, Locale, Retailer, Sku, present};
 use crate::signals::Metrics;
 
 /// Largest `POST /v1/events` body, in bytes.
@@ -316,27 +316,20 @@ pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> 
 
 fn validate(item: &serde_json::Value, today: Day) -> Result<RollupKey, InputError> {
     let raw = RawEvent::deserialize(item).map_err(|_| E_SHAPE)?;
-    // An empty string counts as absent, as in fragment queries.
-    fn present(v: Option<&str>) -> Option<&str> {
-        v.filter(|s| !s.is_empty())
-    }
     let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
     let retailer = Retailer::parse(present(raw.retailer).ok_or(E_MISSING)?)?;
     let locale = Locale::parse(present(raw.locale).ok_or(E_MISSING)?)?;
     // Every identity given is validated, as `/v1/fragment` does; the first one names
     // the product.
-    let ean = present(raw.ean).map(Gtin14::parse).transpose()?;
-    let brand_mpn = match (present(raw.brand), present(raw.mpn)) {
-        (Some(b), Some(m)) => Some(BrandMpn::parse(b, m)?),
-        (None, None) => None,
-        _ => return Err(E_HALF_BRAND_MPN),
-    };
-    let sku = present(raw.sku).map(Sku::parse).transpose()?;
-    let product = match (ean, brand_mpn, sku) {
-        (Some(e), _, _) => Product::Ean(e),
-        (None, Some(bm), _) => Product::BrandMpn(bm),
-        (None, None, Some(s)) => Product::Sku(s),
-        (None, None, None) => return Err(E_MISSING),
+    let ids = Identities::parse(raw.ean, raw.brand, raw.mpn, raw.sku, E_HALF_BRAND_MPN)?;
+    let product = match ids {
+        Identities { ean: Some(e), .. } => Product::Ean(e),
+        Identities {
+            brand_mpn: Some(bm),
+            ..
+        } => Product::BrandMpn(bm),
+        Identities { sku: Some(s), .. } => Product::Sku(s),
+        _ => return Err(E_MISSING),
     };
     let day = match raw.ts {
         None => today,
