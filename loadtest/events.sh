@@ -8,19 +8,8 @@
 #   CONCS="16 128" DURATION=20 BATCH=50 loadtest/events.sh
 #
 # Everything stays on 127.0.0.1 and stops by itself. Needs oha (`cargo install oha`).
-set -euo pipefail
-cd "$(dirname "$0")/.."
 CONCS=${CONCS:-64} DURATION=${DURATION:-10} BATCH=${BATCH:-10}
-command -v oha >/dev/null || { echo "needs oha: cargo install oha" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/synedge
-W=$(mktemp -d /tmp/synedge-events-load.XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-PORT=$(free_port) ADMIN=$(free_port)
-export SYNEDGE_ORIGIN__URL="sqlite://$W/catalog.db" SYNEDGE_SERVER__LISTEN="127.0.0.1:$PORT" SYNEDGE_ADMIN__LISTEN="127.0.0.1:$ADMIN"
+source "$(dirname "$0")/lib.sh"
 
 # BATCH events over a few products, retailers and types: a realistic page's beacons.
 python3 - "$BATCH" >"$W/body.json" <<'PY'
@@ -32,8 +21,7 @@ print(json.dumps([{"type": types[i % 4], "retailer": f"shop-{i % 3}", "locale": 
                    "ean": eans[i % 3]} for i in range(n)]))
 PY
 
-RUST_LOG=warn $BIN serve & PID=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+start_server
 
 for c in $CONCS; do
   echo "== $c connections, $BATCH events per request, ${DURATION}s"

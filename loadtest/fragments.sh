@@ -7,24 +7,11 @@
 #   CONCS="32 128" DURATION=20 PRODUCTS=5000 loadtest/fragments.sh
 #
 # Everything stays on 127.0.0.1 and stops by itself. Needs oha (`cargo install oha`).
-set -euo pipefail
-cd "$(dirname "$0")/.."
 PRODUCTS=${PRODUCTS:-10000} CONCS=${CONCS:-64 256} DURATION=${DURATION:-10}
-command -v oha >/dev/null || { echo "needs oha: cargo install oha" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/synedge
-W=$(mktemp -d /tmp/synedge-load.XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-PORT=$(free_port) ADMIN=$(free_port)
-export SYNEDGE_ORIGIN__URL="sqlite://$W/catalog.db" SYNEDGE_SERVER__LISTEN="127.0.0.1:$PORT" SYNEDGE_ADMIN__LISTEN="127.0.0.1:$ADMIN"
+source "$(dirname "$0")/lib.sh"
 
-$BIN seed --demo --products "$PRODUCTS" --paths "$W/paths.txt"
-sed "s#^#http://127.0.0.1:$PORT#" "$W/paths.txt" >"$W/urls.txt"
-RUST_LOG=warn $BIN serve & PID=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+seed_urls "$PRODUCTS"
+start_server
 echo "warming $PRODUCTS keys..."
 xargs -P 8 -n 50 curl -fs -o /dev/null <"$W/urls.txt"
 

@@ -7,24 +7,11 @@
 #   loadtest/mixed.sh        # DURATION=8 PRODUCTS=10000 EVENT_RATE=2000
 #
 # Everything stays on 127.0.0.1 and stops by itself. Needs oha (`cargo install oha`).
-set -euo pipefail
-cd "$(dirname "$0")/.."
 PRODUCTS=${PRODUCTS:-10000} DURATION=${DURATION:-8} EVENT_RATE=${EVENT_RATE:-2000}
-command -v oha >/dev/null || { echo "needs oha: cargo install oha" >&2; exit 2; }
-cargo build --release --quiet
-BIN=target/release/synedge
-W=$(mktemp -d /tmp/synedge-mixed.XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$W"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-PORT=$(free_port) ADMIN=$(free_port)
-export SYNEDGE_ORIGIN__URL="sqlite://$W/catalog.db" SYNEDGE_SERVER__LISTEN="127.0.0.1:$PORT" SYNEDGE_ADMIN__LISTEN="127.0.0.1:$ADMIN"
-$BIN seed --demo --products "$PRODUCTS" --paths "$W/paths.txt" >/dev/null
-sed "s#^#http://127.0.0.1:$PORT#" "$W/paths.txt" >"$W/urls.txt"
+source "$(dirname "$0")/lib.sh"
+seed_urls "$PRODUCTS"
 python3 -c 'import json;print(json.dumps([{"type":["impression","view","click","no_match"][i%4],"retailer":"shop-one","locale":"en-GB","ean":"4006381333931"} for i in range(10)]))' >"$W/body.json"
-RUST_LOG=warn $BIN serve & PID=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+start_server
 xargs -P 8 -n 50 curl -fs -o /dev/null <"$W/urls.txt"
 frag() { oha --no-tui -z "${DURATION}s" -c 64 --urls-from-file "$W/urls.txt" | grep -E 'Requests/sec|(50|99)\.00% in'; }
 for round in 1 2; do
