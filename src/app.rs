@@ -48,6 +48,7 @@ impl App {
             admin_token: config.admin.token.clone(),
             events: queue,
             event_store: events_store,
+            loader: server::embed::Asset::loader(),
         });
         Self {
             config,

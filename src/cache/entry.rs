@@ -43,7 +43,7 @@ pub struct Content {
 }
 
 impl Content {
-    fn new(identity: Bytes, gzip: Option<Bytes>, br: Option<Bytes>, version: &str) -> Self {
+    pub fn new(identity: Bytes, gzip: Option<Bytes>, br: Option<Bytes>, version: &str) -> Self {
         let tag = |suffix: &str| {
             HeaderValue::try_from(format!("\"{version}{suffix}\""))
                 .unwrap_or_else(|_| HeaderValue::from_static("\"invalid-version\""))

@@ -30,6 +30,8 @@ pub const MAX_FRAGMENT_BYTES: usize = 16 * 1024;
 pub const DEMO_BRAND: &str = "Acme";
 pub const DEMO_MPN: &str = "X-100/B";
 pub const DEMO_EAN: &str = "4006381333931";
+/// A valid EAN that no demo product has: the `/demo` page's no-content example.
+pub const NO_CONTENT_EAN: &str = "4006381333948";
 
 const SEED: u64 = 0x5EED_CA7A_1061_0001;
 
@@ -167,7 +169,8 @@ pub fn request_paths(products: usize) -> Vec<String> {
 
 /// Product `i`'s EAN-13: the demo EAN for 0; otherwise in the GS1 "restricted
 /// circulation" range 2xx (never a real product), unique per index, valid check digit.
-fn ean13(i: usize) -> String {
+#[must_use]
+pub fn ean13(i: usize) -> String {
     if i == 0 {
         return DEMO_EAN.to_owned();
     }
@@ -450,14 +453,14 @@ impl Writer<'_> {
             h,
             "<div class=\"synedge-inpage\" lang=\"{}\" data-product=\"{}\">\n<style>\n\
 .synedge-inpage{{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;color:#1f1f1f;line-height:1.55;max-width:1080px;margin:0 auto}}\n\
-.synedge-inpage .si-hero{{display:grid;grid-template-columns:1fr 1fr;gap:24px;align-items:center;margin-bottom:32px}}\n\
+.synedge-inpage .si-hero{{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:24px;align-items:center;margin-bottom:32px}}\n\
 .synedge-inpage .si-hero h2{{font-size:2rem;margin:0 0 8px;color:{accent}}}\n\
 .synedge-inpage .si-tiles{{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:20px}}\n\
 .synedge-inpage .si-tile{{background:#f7f7f8;border-radius:12px;padding:16px 20px}}\n\
 .synedge-inpage .si-tile h3{{margin:0 0 6px;font-size:1.1rem;color:{accent}}}\n\
 .synedge-inpage .si-gallery{{display:flex;flex-wrap:wrap;gap:12px;margin:32px 0}}\n\
-.synedge-inpage figure{{margin:0;flex:1 1 200px}}\n\
-.synedge-inpage img{{max-width:100%;height:auto;border-radius:8px;display:block}}\n\
+.synedge-inpage figure{{margin:0;flex:1 1 200px;min-width:0}}\n\
+.synedge-inpage img{{max-width:100%;height:auto;border-radius:8px;display:block;background:#eceef1}}\n\
 .synedge-inpage figcaption{{font-size:.85rem;color:#666;margin-top:4px}}\n\
 .synedge-inpage table{{width:100%;border-collapse:collapse;margin:24px 0}}\n\
 .synedge-inpage th,.synedge-inpage td{{padding:8px 12px;border-bottom:1px solid #e6e6e6;text-align:left}}\n\
@@ -474,9 +477,12 @@ impl Writer<'_> {
         );
         let _ = writeln!(
             h,
-            "<header class=\"si-hero\"><div><h2>{brand} {name} {mpn}</h2><p>{tagline}</p></div>\
+            "<header class=\"si-hero\"><div><h2>{brand} {name} {mpn}</h2><p>{tagline}</p>\
+             <p class=\"si-more\"><a href=\"https://www.example.com/{}/{}\">{brand} {mpn}</a></p></div>\
              <figure><img src=\"{img_base}/hero.jpg\" width=\"1200\" height=\"900\" loading=\"lazy\" \
-             alt=\"{brand} {name} {mpn}\"></figure></header>"
+             alt=\"{brand} {name} {mpn}\"></figure></header>",
+            slug(p.brand),
+            slug(&p.mpn)
         );
         let _ = write!(
             h,
@@ -1097,6 +1103,16 @@ mod tests {
         assert_eq!(
             request_paths(1),
             ["/v1/fragment?retailer=shop-one&locale=en-GB&ean=4006381333931"]
+        );
+    }
+
+    #[test]
+    fn the_no_content_ean_is_valid_and_unused() {
+        let none = Gtin14::parse(NO_CONTENT_EAN).unwrap();
+        assert!(demo_catalog(100).iter().all(|r| !r.eans.contains(&none)));
+        assert_eq!(
+            Gtin14::parse(&ean13(1)).unwrap(),
+            demo_catalog(2)[4].eans[0]
         );
     }
 

@@ -14,9 +14,7 @@ use crate::cache::{CacheStatus, Served};
 use crate::domain::FragmentRequest;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
-const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
-const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 /// `Cache-Control` values, built once from `[cache]`.
 #[derive(Debug, Clone)]
@@ -73,37 +71,15 @@ fn respond(state: &AppState, req_headers: &HeaderMap, served: &Served) -> Respon
         h.insert("x-cache", x_cache(served.status));
         return res;
     };
-    let ae = req_headers
-        .get(header::ACCEPT_ENCODING)
-        .map(HeaderValue::as_bytes);
-    let wanted = negotiate::choose(ae, content.gzip.is_some(), content.br.is_some());
-    let (encoding, body, etag) = content.variant(wanted);
-    let not_modified = req_headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|inm| content.matches_if_none_match(inm.as_bytes()));
-    let mut res = if not_modified {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        Response::new(Body::from(body.clone()))
-    };
-    let h = res.headers_mut();
-    h.reserve(9);
-    if !not_modified {
-        h.insert(header::CONTENT_TYPE, TEXT_HTML);
-        if let Some(ce) = encoding.header() {
-            h.insert(header::CONTENT_ENCODING, ce);
-        }
-    }
-    h.insert(header::ETAG, etag.clone());
-    h.insert(
-        header::CACHE_CONTROL,
+    let mut res = negotiate::send(
+        content,
+        req_headers,
+        TEXT_HTML,
         state.fragment_headers.positive.clone(),
+        2,
     );
-    h.insert(header::VARY, VARY);
+    let h = res.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     h.insert("x-cache", x_cache(served.status));
     res
 }

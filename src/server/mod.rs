@@ -7,6 +7,7 @@
 //! accepting and lets open connections finish their in-flight requests.
 
 pub mod admin;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod fragment;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub events: EventQueue,
     /// Read by `GET /admin/v1/stats`; the writer task holds its own handle.
     pub event_store: Arc<dyn EventStore>,
+    /// `GET /loader.js`, compressed once.
+    pub loader: embed::Asset,
 }
 
 /// Connection handling knobs, from `[server]`.

@@ -1,7 +1,55 @@
 //! Content negotiation for `Accept-Encoding` (RFC 9110 §12.5.3), without allocating:
 //! the highest q-value among the variants we have wins; ties go br > gzip > identity.
+//! And [`send`], the answer for stored content: the chosen variant, or 304.
 
-use crate::cache::Encoding;
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+
+use crate::cache::{Content, Encoding};
+
+const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+/// A 200 with the variant of `content` that `Accept-Encoding` asks for, or a 304 when
+/// `If-None-Match` matches it; with `ETag`, `Cache-Control`, `Vary` and `nosniff` set.
+/// `spare` reserves room for the caller's own headers.
+pub fn send(
+    content: &Content,
+    req_headers: &HeaderMap,
+    content_type: HeaderValue,
+    cache_control: HeaderValue,
+    spare: usize,
+) -> Response {
+    let ae = req_headers
+        .get(header::ACCEPT_ENCODING)
+        .map(HeaderValue::as_bytes);
+    let wanted = choose(ae, content.gzip.is_some(), content.br.is_some());
+    let (encoding, body, etag) = content.variant(wanted);
+    let not_modified = req_headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|inm| content.matches_if_none_match(inm.as_bytes()));
+    let mut res = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(Body::from(body.clone()))
+    };
+    let h = res.headers_mut();
+    h.reserve(6 + spare);
+    if !not_modified {
+        h.insert(header::CONTENT_TYPE, content_type);
+        if let Some(ce) = encoding.header() {
+            h.insert(header::CONTENT_ENCODING, ce);
+        }
+    }
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::CACHE_CONTROL, cache_control);
+    h.insert(header::VARY, VARY);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    res
+}
 
 /// Picks the encoding to send, given which variants exist.
 pub fn choose(accept_encoding: Option<&[u8]>, has_gzip: bool, has_br: bool) -> Encoding {

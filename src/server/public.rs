@@ -1,4 +1,4 @@
-//! The public listener's router: fragments, beacons and probes, behind the request layer that
+//! The public listener's router: fragments, beacons, the embed and probes, behind the request layer that
 //! measures every request and bounds it by `server.request_timeout`.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{AppState, error::ApiError, events, fragment};
+use super::{AppState, embed, error::ApiError, events, fragment};
 use crate::events::MAX_BODY_BYTES;
 use crate::signals::Route;
 
@@ -24,6 +24,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                 // On the route, so the limit is the events one, not a global one.
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+        .route("/loader.js", get(embed::loader))
+        .route("/demo", get(embed::demo))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })

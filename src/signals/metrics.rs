@@ -19,15 +19,19 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub enum Route {
     Fragment,
     Events,
+    Loader,
+    Demo,
     Healthz,
     Readyz,
     Other,
 }
 
 impl Route {
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 7] = [
         Route::Fragment,
         Route::Events,
+        Route::Loader,
+        Route::Demo,
         Route::Healthz,
         Route::Readyz,
         Route::Other,
@@ -37,6 +41,8 @@ impl Route {
         match path {
             "/v1/fragment" => Self::Fragment,
             "/v1/events" => Self::Events,
+            "/loader.js" => Self::Loader,
+            "/demo" => Self::Demo,
             "/healthz" => Self::Healthz,
             "/readyz" => Self::Readyz,
             _ => Self::Other,
@@ -47,6 +53,8 @@ impl Route {
         match self {
             Self::Fragment => "fragment",
             Self::Events => "events",
+            Self::Loader => "loader",
+            Self::Demo => "demo",
             Self::Healthz => "healthz",
             Self::Readyz => "readyz",
             Self::Other => "other",

@@ -1,9 +1,12 @@
 //! A real synedge server on 127.0.0.1 port 0 over a real SQLite file, and an HTTP client.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -54,8 +57,7 @@ impl Answer {
 /// Imports an NDJSON file into a fresh SQLite store at `db`.
 pub fn import_fixture(db: &Path, file: &str) {
     let url = format!("sqlite://{}", db.display());
-    synedge::catalog::import::run_import(&url, Path::new(file), std::time::Duration::from_secs(5))
-        .unwrap();
+    synedge::catalog::import::run_import(&url, Path::new(file), Duration::from_secs(5)).unwrap();
 }
 
 impl TestServer {
@@ -65,9 +67,24 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_over(|db| import_fixture(db, FIXTURE), tweak).await
+    }
+
+    /// A server over the first `products` products of the demo catalog (`seed --demo`).
+    pub async fn start_demo(products: usize, tweak: impl FnOnce(&mut Config)) -> Self {
+        let seed = |db: &Path| {
+            let url = format!("sqlite://{}", db.display());
+            synedge::catalog::import::run_seed(&url, products, None, Duration::from_secs(5))
+                .unwrap();
+        };
+        Self::start_over(seed, tweak).await
+    }
+
+    /// A server over the store `fill` writes at the path it is given.
+    async fn start_over(fill: impl FnOnce(&Path), tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("catalog.db");
-        import_fixture(&db, FIXTURE);
+        fill(&db);
         let mut config = Config::default();
         config.origin.url = format!("sqlite://{}", db.display());
         config.admin.token = Some(synedge::config::Secret::new(TOKEN));
@@ -101,7 +118,7 @@ impl TestServer {
             if s.get("/readyz").await.status == StatusCode::OK {
                 return s;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("server did not become ready");
     }
