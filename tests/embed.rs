@@ -23,6 +23,7 @@ async fn loader_is_small_cacheable_javascript_in_every_encoding() {
     );
     assert_eq!(plain.header("vary"), "Accept-Encoding");
     assert_eq!(plain.header("x-content-type-options"), "nosniff");
+    assert_eq!(plain.header("access-control-allow-origin"), "*");
     let etag = plain.header("etag").to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
 

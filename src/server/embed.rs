@@ -61,13 +61,19 @@ impl Asset {
 
 pub async fn loader(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let a = &state.loader;
-    negotiate::send(
+    let mut res = negotiate::send(
         &a.content,
         req.headers(),
         a.content_type.clone(),
         a.cache_control.clone(),
-        0,
-    )
+        1,
+    );
+    // For pages that load it with `crossorigin` (subresource integrity).
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
 }
 
 /// What `/demo` embeds: one product, or several side by side (`compare=EAN,EAN`).
