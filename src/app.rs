@@ -16,8 +16,9 @@ use crate::server::{self, AppState, FragmentHeaders, ServeOptions};
 use crate::shutdown::Readiness;
 use crate::signals::Metrics;
 
-/// How often metrics, cache and process gauges are refreshed in the background.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often metrics, cache, process and signal gauges are refreshed in the background:
+/// once a second, the resolution of the signal windows' CPU samples.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A built application: state shared by both routers.
 #[derive(Debug, Clone)]
@@ -49,6 +50,8 @@ impl App {
             events: queue,
             event_store: events_store,
             loader: server::embed::Asset::loader(),
+            instance: instance_name(),
+            scaler_log: Arc::default(),
         });
         Self {
             config,
@@ -88,6 +91,10 @@ impl App {
         let stop_tasks = CancellationToken::new();
         let stop_serving = CancellationToken::new();
         tasks.spawn(upkeep(self.state.clone(), stop_tasks.clone()));
+        if self.config.scaler.enabled {
+            let scaler = self.scaler()?;
+            tasks.spawn(scaler.run(stop_tasks.clone()));
+        }
         // Cancelled only once both listeners are closed, so no 202 can follow its drain.
         tasks.spawn(writer.run(stop_tasks.clone()));
 
@@ -135,6 +142,45 @@ impl App {
     }
 }
 
+impl App {
+    /// The scaler loop over this instance's signals, or over `scaler.peers` when set.
+    ///
+    /// # Errors
+    /// The actuator cannot be built from its config.
+    pub fn scaler(&self) -> anyhow::Result<crate::scaler::controller::Controller> {
+        use crate::scaler::controller::{Controller, SIGNALS_WINDOW_S, Source};
+        let cfg = &self.config.scaler;
+        let actuator = crate::scaler::actuator::build(&cfg.actuator)?;
+        let source = if cfg.peers.is_empty() {
+            let state = self.state.clone();
+            Source::Local(Box::new(move || state.signals(SIGNALS_WINDOW_S)))
+        } else {
+            Source::Peers {
+                peers: cfg.peers.clone(),
+                token: self.config.admin.token.clone(),
+            }
+        };
+        Ok(Controller::new(
+            cfg.clone(),
+            actuator,
+            source,
+            self.state.metrics.clone(),
+            self.state.scaler_log.clone(),
+        ))
+    }
+}
+
+/// This instance's name: `$HOSTNAME` (a pod's name on Kubernetes), else the kernel's
+/// host name, else `synedge`.
+fn instance_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "synedge".to_owned())
+}
+
 /// Keeps metrics memory bounded and gauges current, even when nobody scrapes.
 async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
@@ -146,5 +192,6 @@ async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
         state.metrics.upkeep();
         state.cache.upkeep().await;
         state.metrics.process.refresh();
+        state.metrics.publish_signals(state.events.depth() as u64);
     }
 }

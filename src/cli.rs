@@ -1,6 +1,7 @@
 //! The command line (DESIGN.md §8):
 //! `synedge [--config FILE] [--set section.key=value]… <serve [--demo] | import FILE |
-//! seed --demo --products N | check-config | healthcheck>`.
+//! seed --demo --products N | simulate --profile FILE [--out DIR] | check-config |
+//! healthcheck>`.
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage error (clap), 78 bad configuration
 //! (`EX_CONFIG`), reported before anything is bound.
@@ -81,6 +82,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         paths: Option<PathBuf>,
     },
+    /// Replay a traffic profile through the scaling policy (and an HPA-style and a
+    /// static baseline) on a model of instances; write timeline.csv, chart.svg and
+    /// summary.json into --out, and print the summary.
+    Simulate {
+        /// Traffic profile (TOML): points = [[minute, rps], …] and [instance].
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// Directory for the outputs (created).
+        #[arg(long, value_name = "DIR", default_value = crate::scaler::simulate::DEFAULT_OUT_DIR)]
+        out: PathBuf,
+    },
+    /// Run the fleet's scaler on its own: read every peer in scaler.peers, decide,
+    /// actuate; admin.listen serves /metrics and /admin/v1/scaler.
+    Scaler,
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
     /// Exit 0 when this instance's /readyz answers 200 (for container health checks).
@@ -156,6 +171,16 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::Simulate { profile, out } => {
+            let table = crate::scaler::simulate::simulate(&profile, &config.scaler, &out)?;
+            print!("{table}");
+            eprintln!(
+                "synedge: wrote timeline.csv, chart.svg and summary.json into {}",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Scaler => scaler(config),
         Command::CheckConfig => {
             print!("{}", config.to_toml());
             eprintln!("synedge: configuration is valid");
@@ -191,6 +216,28 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             }
         });
         App::build(config, origin, events_store).run(public, admin, shutdown).await
+    })
+}
+
+fn scaler(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("synedge-scaler")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let admin = bind(config.admin.listen)
+            .with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
+        tracing::info!(admin = %admin.local_addr()?, peers = ?config.scaler.peers, "scaler running");
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            if let Ok(sig) = crate::shutdown::signal().await {
+                tracing::info!(signal = sig, "shutting down");
+            }
+            trigger.cancel();
+        });
+        crate::scaler::standalone::run(config, admin, shutdown).await
     })
 }
 

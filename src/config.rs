@@ -33,6 +33,20 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(60);
 pub const DEFAULT_EVENTS_QUEUE_CAPACITY: usize = 100_000;
 pub const DEFAULT_EVENTS_BATCH_SIZE: usize = 5_000;
 pub const DEFAULT_EVENTS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_SCALER_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_MIN_INSTANCES: u32 = 2;
+pub const DEFAULT_MAX_INSTANCES: u32 = 50;
+pub const DEFAULT_TARGET_RPS_PER_INSTANCE: f64 = 5_000.0;
+pub const DEFAULT_TARGET_CPU: f64 = 0.6;
+pub const DEFAULT_LATENCY_SLO: Duration = Duration::from_millis(100);
+pub const DEFAULT_FORECAST_LEAD: Duration = Duration::from_secs(60);
+pub const DEFAULT_SCALE_UP_MAX_PERCENT: u32 = 100;
+pub const DEFAULT_SCALE_UP_MAX_INSTANCES: u32 = 4;
+pub const DEFAULT_SCALE_DOWN_STABILIZATION: Duration = Duration::from_secs(300);
+pub const DEFAULT_SCALE_DOWN_MAX_PERCENT_PER_MINUTE: u32 = 10;
+pub const DEFAULT_ACTUATOR_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_KUBERNETES_API_URL: &str = "https://kubernetes.default.svc";
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(0);
 
@@ -45,6 +59,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub tls: TlsConfig,
     pub events: EventsConfig,
+    pub scaler: ScalerConfig,
     pub shutdown: ShutdownConfig,
 }
 
@@ -181,6 +196,167 @@ impl Default for EventsConfig {
     }
 }
 
+/// The built-in scaler (DESIGN.md §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScalerConfig {
+    /// Run the scaler loop inside `serve` (`synedge scaler` runs it regardless).
+    pub enabled: bool,
+    /// How often signals are collected and a decision is made.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub min_instances: u32,
+    pub max_instances: u32,
+    /// Requests per second one instance should carry (target tracking).
+    pub target_rps_per_instance: f64,
+    /// Process CPU utilization one instance should run at, 0..1 of its cores.
+    pub target_cpu: f64,
+    /// p99 above this, or any shedding, scales out whatever the rps says.
+    #[serde(with = "humantime_serde")]
+    pub latency_slo: Duration,
+    /// How long a new instance takes to serve: the forecast looks this far ahead.
+    #[serde(with = "humantime_serde")]
+    pub forecast_lead: Duration,
+    /// Admin URLs of the fleet (`http://10.0.0.7:9901`), or `dns://NAME:PORT` resolved each
+    /// interval to every address; empty: this instance only.
+    pub peers: Vec<String>,
+    pub scale_up: ScaleUpConfig,
+    pub scale_down: ScaleDownConfig,
+    /// Known peaks: at least `min_instances` between `start` and `end`.
+    pub schedule: Vec<ScheduleEntry>,
+    pub actuator: ActuatorConfig,
+}
+
+impl Default for ScalerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: DEFAULT_SCALER_INTERVAL,
+            min_instances: DEFAULT_MIN_INSTANCES,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            target_rps_per_instance: DEFAULT_TARGET_RPS_PER_INSTANCE,
+            target_cpu: DEFAULT_TARGET_CPU,
+            latency_slo: DEFAULT_LATENCY_SLO,
+            forecast_lead: DEFAULT_FORECAST_LEAD,
+            peers: Vec::new(),
+            scale_up: ScaleUpConfig::default(),
+            scale_down: ScaleDownConfig::default(),
+            schedule: Vec::new(),
+            actuator: ActuatorConfig::default(),
+        }
+    }
+}
+
+/// How fast capacity may be added: one step per interval of up to
+/// max(current × `max_percent`/100, `max_instances`) instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScaleUpConfig {
+    pub max_percent: u32,
+    pub max_instances: u32,
+}
+
+impl Default for ScaleUpConfig {
+    fn default() -> Self {
+        Self {
+            max_percent: DEFAULT_SCALE_UP_MAX_PERCENT,
+            max_instances: DEFAULT_SCALE_UP_MAX_INSTANCES,
+        }
+    }
+}
+
+/// How carefully capacity is removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScaleDownConfig {
+    /// A scale-in happens only after every decision this long has recommended it.
+    #[serde(with = "humantime_serde")]
+    pub stabilization: Duration,
+    /// At most this share of the instances removed per minute (at least one).
+    pub max_percent_per_minute: u32,
+}
+
+impl Default for ScaleDownConfig {
+    fn default() -> Self {
+        Self {
+            stabilization: DEFAULT_SCALE_DOWN_STABILIZATION,
+            max_percent_per_minute: DEFAULT_SCALE_DOWN_MAX_PERCENT_PER_MINUTE,
+        }
+    }
+}
+
+/// A scheduled floor: RFC 3339 times (`2026-11-27T06:00:00Z`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    pub start: String,
+    pub end: String,
+    pub min_instances: u32,
+}
+
+impl ScheduleEntry {
+    /// `start..end` as times; `None` when either does not parse (validation reports it).
+    pub fn window(&self) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+        let t = |s: &str| humantime::parse_rfc3339_weak(s).ok();
+        Some((t(&self.start)?, t(&self.end)?))
+    }
+}
+
+/// What the scaler asks to change the instance count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ActuatorKind {
+    /// Dry run: log the decision.
+    #[default]
+    Log,
+    Webhook,
+    Command,
+    Kubernetes,
+}
+
+/// `[scaler.actuator]`: which actuator, and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActuatorConfig {
+    pub kind: ActuatorKind,
+    /// Bound on one actuation (HTTP call or command run).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// webhook: where to POST `{desired, current, reason, signals}`.
+    pub url: Option<String>,
+    /// webhook: sent as `Authorization: Bearer …` when set.
+    pub token: Option<Secret>,
+    /// command: argv, `{desired}` (and `{current}`) substituted; run without a shell.
+    pub command: Vec<String>,
+    /// kubernetes: the API server (in-cluster default).
+    pub api_url: String,
+    /// kubernetes: the namespace; default: the pod's own (from the service account).
+    pub namespace: Option<String>,
+    /// kubernetes: the Deployment to scale.
+    pub deployment: Option<String>,
+    /// kubernetes: bearer token file (the pod's service account by default).
+    pub token_file: PathBuf,
+    /// kubernetes: CA bundle for the API server's certificate.
+    pub ca_file: PathBuf,
+}
+
+impl Default for ActuatorConfig {
+    fn default() -> Self {
+        Self {
+            kind: ActuatorKind::Log,
+            timeout: DEFAULT_ACTUATOR_TIMEOUT,
+            url: None,
+            token: None,
+            command: Vec::new(),
+            api_url: DEFAULT_KUBERNETES_API_URL.to_owned(),
+            namespace: None,
+            deployment: None,
+            token_file: Path::new(SERVICE_ACCOUNT_DIR).join("token"),
+            ca_file: Path::new(SERVICE_ACCOUNT_DIR).join("ca.crt"),
+        }
+    }
+}
+
 /// Graceful drain on SIGTERM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -296,7 +472,7 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// Durations as humantime strings (`"5m"`, `"250ms"`).
-mod humantime_serde {
+pub(crate) mod humantime_serde {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -506,12 +682,13 @@ fn from_table(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Config {
         cache: section(&mut table, "cache", errors),
         tls: section(&mut table, "tls", errors),
         events: section(&mut table, "events", errors),
+        scaler: section(&mut table, "scaler", errors),
         shutdown: section(&mut table, "shutdown", errors),
     };
     for unknown in table.keys() {
         errors.push(ConfigError::new(
             unknown.clone(),
-            "unknown section; known ones are server, admin, origin, cache, tls, events, shutdown",
+            "unknown section; known ones are server, admin, origin, cache, tls, events, scaler, shutdown",
         ));
     }
     config
@@ -608,6 +785,88 @@ impl Config {
         check(
             !self.shutdown.grace.is_zero(),
             "shutdown.grace",
+            "must be more than zero",
+        );
+        let sc = &self.scaler;
+        check(
+            !sc.interval.is_zero(),
+            "scaler.interval",
+            "must be more than zero",
+        );
+        check(
+            sc.min_instances >= 1,
+            "scaler.min_instances",
+            "must be at least 1",
+        );
+        check(
+            sc.max_instances >= sc.min_instances,
+            "scaler.max_instances",
+            "must be at least scaler.min_instances",
+        );
+        check(
+            sc.target_rps_per_instance.is_finite() && sc.target_rps_per_instance > 0.0,
+            "scaler.target_rps_per_instance",
+            "must be more than zero",
+        );
+        check(
+            sc.target_cpu > 0.0 && sc.target_cpu <= 1.0,
+            "scaler.target_cpu",
+            "must be a share of the cores, more than 0 and at most 1",
+        );
+        check(
+            !sc.latency_slo.is_zero(),
+            "scaler.latency_slo",
+            "must be more than zero",
+        );
+        check(
+            sc.scale_up.max_percent > 0 || sc.scale_up.max_instances > 0,
+            "scaler.scale_up",
+            "max_percent or max_instances must be more than zero",
+        );
+        check(
+            sc.scale_down.max_percent_per_minute <= 100,
+            "scaler.scale_down.max_percent_per_minute",
+            "must be at most 100",
+        );
+        for p in &sc.peers {
+            check(
+                p.starts_with("http://") || p.starts_with("https://") || p.starts_with("dns://"),
+                "scaler.peers",
+                "each peer is an admin URL (http://HOST:PORT) or dns://NAME:PORT",
+            );
+        }
+        for (i, w) in sc.schedule.iter().enumerate() {
+            let ok = w.window().is_some_and(|(a, b)| a < b);
+            check(
+                ok,
+                &format!("scaler.schedule[{i}]"),
+                "start and end must be RFC 3339 times (2026-11-27T06:00:00Z), start before end",
+            );
+        }
+        let a = &sc.actuator;
+        match a.kind {
+            ActuatorKind::Log => {}
+            ActuatorKind::Webhook => check(
+                a.url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://")),
+                "scaler.actuator.url",
+                "the webhook actuator needs an http:// or https:// url",
+            ),
+            ActuatorKind::Command => check(
+                !a.command.is_empty() && a.command.iter().any(|arg| arg.contains("{desired}")),
+                "scaler.actuator.command",
+                "the command actuator needs an argv list with {desired} in it",
+            ),
+            ActuatorKind::Kubernetes => check(
+                a.deployment.as_deref().is_some_and(|d| !d.is_empty()),
+                "scaler.actuator.deployment",
+                "the kubernetes actuator needs the Deployment's name",
+            ),
+        }
+        check(
+            !a.timeout.is_zero(),
+            "scaler.actuator.timeout",
             "must be more than zero",
         );
         e

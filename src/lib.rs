@@ -11,6 +11,7 @@
 //!   rollups ([`events::EventStore`], implemented by the SQLite store).
 //! - [`signals`]: the metrics every module records into.
 //! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
+//! - [`scaler`]: the scaling policy, its loop, actuators and simulator.
 //! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
 //!
 //! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
@@ -25,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod origin;
+pub mod scaler;
 pub mod server;
 pub mod shutdown;
 pub mod signals;

@@ -17,6 +17,7 @@ use super::{AppState, error::ApiError};
 use crate::cache::SurrogateKey;
 use crate::domain::{FragmentRequest, InputError, Retailer};
 use crate::events::{Day, StatsFilter};
+use crate::scaler::controller::ScalerLog;
 
 /// Largest purge body accepted.
 const MAX_PURGE_BODY: usize = 1 << 20;
@@ -29,20 +30,73 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/events/pause", post(pause_events))
         .route("/admin/v1/events/resume", post(resume_events))
         .route("/admin/v1/stats", get(stats))
+        .route("/admin/v1/signals", get(signals))
+        .route("/admin/v1/scaler", get(scaler))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    state.cache.upkeep().await;
-    state.metrics.process.refresh();
-    let mut res = state.metrics.render().into_response();
+/// The admin listener of `synedge scaler`: its metrics and decisions.
+pub fn scaler_router(metrics: Arc<crate::signals::Metrics>, log: Arc<ScalerLog>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let m = metrics.clone();
+                async move { prometheus_text(m.render()) }
+            }),
+        )
+        .route(
+            "/admin/v1/scaler",
+            get(move || {
+                let log = log.clone();
+                async move { axum::Json(log.to_json()) }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}
+
+fn prometheus_text(body: String) -> Response {
+    let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     res
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.cache.upkeep().await;
+    state.metrics.process.refresh();
+    prometheus_text(state.metrics.render())
+}
+
+/// `GET /admin/v1/signals[?window=10|60]`: this instance's load, as the scaler reads it.
+async fn signals(State(state): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response {
+    let mut window = crate::scaler::controller::SIGNALS_WINDOW_S;
+    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        if k == "window" {
+            match v.trim_end_matches('s').parse::<u64>() {
+                Ok(w) if (1..=crate::signals::window::MAX_WINDOW_S).contains(&w) => window = w,
+                _ => {
+                    return ApiError::BadRequest(InputError {
+                        code: "invalid_window",
+                        detail: "window must be a number of seconds from 1 to 60",
+                    })
+                    .into_response();
+                }
+            }
+        }
+    }
+    axum::Json(state.signals(window)).into_response()
+}
+
+/// `GET /admin/v1/scaler`: the last decisions, newest first, with their inputs and reasons.
+async fn scaler(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(state.scaler_log.to_json()).into_response()
 }
 
 /// Checks the bearer token, in constant time, when one is configured.

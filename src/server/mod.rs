@@ -50,6 +50,19 @@ pub struct AppState {
     pub event_store: Arc<dyn EventStore>,
     /// `GET /loader.js`, compressed once.
     pub loader: embed::Asset,
+    /// This instance's name in signals (the host name).
+    pub instance: String,
+    /// The scaler's decisions, when it runs in this process (`GET /admin/v1/scaler`).
+    pub scaler_log: Arc<crate::scaler::controller::ScalerLog>,
+}
+
+impl AppState {
+    /// This instance's signals over the last `window_s` seconds.
+    pub fn signals(&self, window_s: u64) -> crate::signals::Signals {
+        self.metrics
+            .windows
+            .snapshot(&self.instance, window_s, self.events.depth() as u64)
+    }
 }
 
 /// Connection handling knobs, from `[server]`.

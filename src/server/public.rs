@@ -40,13 +40,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
-    m.http_in_flight.increment(1.0);
+    m.request_started();
     let started = Instant::now();
     let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
         Ok(res) => res,
         Err(_) => ApiError::Timeout.into_response(),
     };
-    m.http_in_flight.decrement(1.0);
     m.http_request(
         route,
         res.status().as_u16(),

@@ -8,6 +8,8 @@
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
+use crate::scaler::policy::{Direction, Reason};
+
 /// Request latency buckets, in seconds: fine below a millisecond, where cache hits live.
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -175,7 +177,59 @@ pub struct Metrics {
     pub events_queue_depth: Gauge,
     pub events_flush_duration: Histogram,
     pub process: ProcessMetrics,
+    /// The sliding windows the scaler reads; fed by the same calls as the counters.
+    pub windows: super::window::Windows,
+    scaler_desired: Gauge,
+    scaler_current: Gauge,
+    /// `[direction][reason]`.
+    scaler_decisions: [[Counter; Reason::ALL.len()]; Direction::ALL.len()],
+    /// `[ok, error]`.
+    scaler_actuations: [Counter; 2],
+    /// `[window][field]`: the windows' values as gauges ([`SIGNAL_GAUGES`]).
+    signal_gauges: [[Gauge; SIGNAL_GAUGES.len()]; SIGNAL_WINDOWS.len()],
 }
+
+/// Windows exported on `/metrics`, in seconds, with their label values.
+pub const SIGNAL_WINDOWS: [(u64, &str); 2] = [(10, "10s"), (60, "60s")];
+/// `(name, help)` of each exported signal, in [`Metrics::publish_signals`] order.
+const SIGNAL_GAUGES: [(&str, &str); 9] = [
+    (
+        "synedge_signals_requests_per_second",
+        "Requests answered per second over the window (probes excluded).",
+    ),
+    (
+        "synedge_signals_latency_p50_seconds",
+        "Median request latency over the window.",
+    ),
+    (
+        "synedge_signals_latency_p95_seconds",
+        "95th percentile request latency over the window.",
+    ),
+    (
+        "synedge_signals_latency_p99_seconds",
+        "99th percentile request latency over the window.",
+    ),
+    (
+        "synedge_signals_cpu_ratio",
+        "Process CPU use over the window, as a share of the cores it may use.",
+    ),
+    (
+        "synedge_signals_error_ratio",
+        "Share of answers that were 5xx over the window.",
+    ),
+    (
+        "synedge_signals_shed_per_second",
+        "Requests shed per second over the window.",
+    ),
+    (
+        "synedge_signals_cache_hit_ratio",
+        "Share of cache lookups answered from memory over the window.",
+    ),
+    (
+        "synedge_signals_origin_error_ratio",
+        "Share of origin lookups that failed over the window.",
+    ),
+];
 
 /// The standard `process_*` metrics, refreshed by the upkeep task from /proc.
 pub struct ProcessMetrics {
@@ -402,24 +456,110 @@ impl Metrics {
             cache_requests,
             origin_requests,
             events_rejected,
+            scaler_desired: r.gauge(
+                "synedge_scaler_desired_instances",
+                None,
+                "Instances the scaler's last decision asked for.",
+                &[],
+            ),
+            scaler_current: r.gauge(
+                "synedge_scaler_current_instances",
+                None,
+                "Instances the platform ran at the scaler's last decision.",
+                &[],
+            ),
+            scaler_decisions: Direction::ALL.map(|d| {
+                Reason::ALL.map(|reason| {
+                    r.counter(
+                        "synedge_scaler_decisions_total",
+                        None,
+                        "Scaler decisions, by direction and the rule that set the count.",
+                        &[("direction", d.as_str()), ("reason", reason.as_str())],
+                    )
+                })
+            }),
+            scaler_actuations: ["ok", "error"].map(|result| {
+                r.counter(
+                    "synedge_scaler_actuations_total",
+                    None,
+                    "Calls to the scaler's actuator, by result.",
+                    &[("result", result)],
+                )
+            }),
+            windows: super::window::Windows::new(),
+            signal_gauges: SIGNAL_WINDOWS.map(|(_, label)| {
+                SIGNAL_GAUGES.map(|(name, help)| r.gauge(name, None, help, &[("window", label)]))
+            }),
             handle,
         }
     }
 
-    /// Records one answered request.
+    /// A request arrived on the public listener.
+    pub fn request_started(&self) {
+        self.http_in_flight.increment(1.0);
+        self.windows.request_started();
+    }
+
+    /// Records one answered request (after [`Self::request_started`]).
     pub fn http_request(&self, route: Route, status: u16, seconds: f64) {
         let r = route as usize;
         self.http_requests[r][status_index(status)].increment(1);
         self.http_duration[r].record(seconds);
+        self.http_in_flight.decrement(1.0);
+        // Probes are the platform's, not load.
+        let load = !matches!(route, Route::Healthz | Route::Readyz);
+        self.windows.request_finished(status, seconds, load);
     }
 
     pub fn cache_request(&self, result: CacheResult) {
         self.cache_requests[result as usize].increment(1);
+        self.windows.cache_lookup(result != CacheResult::Miss);
     }
 
     pub fn origin_request(&self, result: OriginResult, seconds: f64) {
         self.origin_requests[result as usize].increment(1);
         self.origin_duration.record(seconds);
+        let ok = matches!(result, OriginResult::Found | OriginResult::NoContent);
+        self.windows.origin_request(ok, seconds);
+    }
+
+    /// Records one scaler decision.
+    pub fn scaler_decision(
+        &self,
+        direction: Direction,
+        reason: Reason,
+        desired: u32,
+        current: u32,
+    ) {
+        self.scaler_decisions[direction as usize][reason as usize].increment(1);
+        self.scaler_desired.set(f64::from(desired));
+        self.scaler_current.set(f64::from(current));
+    }
+
+    pub fn scaler_actuation(&self, ok: bool) {
+        self.scaler_actuations[usize::from(!ok)].increment(1);
+    }
+
+    /// Samples CPU into the windows and sets the `synedge_signals_*` gauges; once a second.
+    pub fn publish_signals(&self, events_queue_depth: u64) {
+        self.windows.sample_cpu(self.process.cpu_seconds_now());
+        for ((window, _), gauges) in SIGNAL_WINDOWS.iter().zip(&self.signal_gauges) {
+            let s = self.windows.snapshot("", *window, events_queue_depth);
+            let values = [
+                s.rps,
+                s.p50_ms / 1000.0,
+                s.p95_ms / 1000.0,
+                s.p99_ms / 1000.0,
+                s.cpu,
+                s.error_rate,
+                s.shed_rate,
+                s.cache_hit_ratio,
+                s.origin_error_rate,
+            ];
+            for (g, v) in gauges.iter().zip(values) {
+                g.set(v);
+            }
+        }
     }
 
     pub fn event_rejected(&self, reason: EventRejection) {
@@ -444,7 +584,24 @@ impl Default for Metrics {
     }
 }
 
+/// Linux reports times in USER_HZ, 100 on every mainstream architecture.
+const TICKS_PER_SECOND: f64 = 100.0;
+
 impl ProcessMetrics {
+    /// User plus system CPU seconds of this process so far (0 where /proc is missing).
+    pub fn cpu_seconds_now(&self) -> f64 {
+        let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+            return 0.0;
+        };
+        let f: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, r)| r)
+            .split_whitespace()
+            .collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (num(11) + num(12)) / TICKS_PER_SECOND
+    }
+
     /// Refreshes the values from /proc/self (Linux); silently keeps old values elsewhere.
     pub fn refresh(&self) {
         let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -456,9 +613,8 @@ impl ProcessMetrics {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // Linux reports times in USER_HZ (100 on every mainstream architecture) and RSS
-        // in pages (4 KiB on x86-64 and aarch64); reading them needs no libc call.
-        const TICKS: f64 = 100.0;
+        // RSS is in pages (4 KiB on x86-64 and aarch64); reading it needs no libc call.
+        const TICKS: f64 = TICKS_PER_SECOND;
         const PAGE: f64 = 4096.0;
         // Indices are relative to field 3 (state) of proc(5).
         self.cpu_seconds
