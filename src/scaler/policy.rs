@@ -6,10 +6,10 @@
 //! 1. target tracking: `ceil(current × load / target)` on rps per instance (served plus
 //!    shed: shed requests are demand too) and on CPU, the larger wins; within ±10% of the
 //!    target nothing changes;
-//! 2. forecast (scale-out only): a least-squares line through the last minutes of fleet
-//!    demand, read `forecast_lead` ahead;
+//! 2. forecast (scale-out only): a least-squares line through the last 2 × `forecast_lead`
+//!    of fleet demand, read `forecast_lead` ahead;
 //! 3. latency guard: p99 over `latency_slo`, or any shedding, asks for at least one
-//!    guard step more than now, whatever the rps says;
+//!    guard step more than the instances serving now, whatever the rps says;
 //! 4. scheduled floors; then `min_instances..=max_instances`;
 //! 5. scale-out at once, in steps of at most max(current × `max_percent`, `max_instances`);
 //!    scale-in only when every recommendation over `stabilization` was below the current
@@ -30,8 +30,11 @@ use serde::Serialize;
 use crate::config::ScalerConfig;
 use crate::signals::Signals;
 
-/// How much demand history the forecast fits.
+/// The most demand history the forecast fits: twice `forecast_lead`, within
+/// [`MIN_FORECAST_WINDOW`]..=[`FORECAST_WINDOW`]. Short enough that a surge's slope is not
+/// diluted by the flat minutes before it, nor a finished surge's by its ramp.
 pub const FORECAST_WINDOW: Duration = Duration::from_secs(300);
+pub const MIN_FORECAST_WINDOW: Duration = Duration::from_secs(30);
 /// Target tracking leaves the count alone within this share of the target.
 pub const TOLERANCE: f64 = 0.1;
 /// The scale-in rate limit is per this period.
@@ -208,8 +211,11 @@ pub fn decide(
     let busiest_cpu = reports.iter().map(|s| s.cpu).fold(cfg.target_cpu, f64::max);
     let demand_rps =
         reports.iter().map(|s| s.rps + s.shed_rate).sum::<f64>() + missing * busiest_rps;
-    let cpu = (reports.iter().map(|s| s.cpu).sum::<f64>() + missing * busiest_cpu)
-        / (reporting as f64 + missing).max(1.0);
+    // CPU in instances' worth of cores, like demand in requests: what it takes does not
+    // depend on how many instances are still starting.
+    let cpu_load = reports.iter().map(|s| s.cpu).sum::<f64>() + missing * busiest_cpu;
+    let listed = signals.len();
+    let cpu = cpu_load / (listed as f64).max(1.0);
     let p99_ms = reports.iter().map(|s| s.p99_ms).fold(0.0, f64::max);
     let shedding = reports.iter().any(|s| s.shed_rate > 0.0);
     let slo_ms = cfg.latency_slo.as_secs_f64() * 1000.0;
@@ -217,7 +223,7 @@ pub fn decide(
 
     // 1. Target tracking.
     let rps_ratio = demand_rps / n / cfg.target_rps_per_instance;
-    let cpu_ratio = cpu / cfg.target_cpu;
+    let cpu_ratio = cpu_load / n / cfg.target_cpu;
     let (ratio, mut reason) = if cpu_ratio > rps_ratio {
         (cpu_ratio, Reason::TargetCpu)
     } else {
@@ -250,9 +256,11 @@ pub fn decide(
         }
     }
 
-    // 3. Latency guard.
+    // 3. Latency guard: one step over the instances that serve now; instances already
+    // starting count towards it, so a slow minute does not add a step every interval.
     if over_slo || shedding {
-        let want = current + guard_step(current);
+        let serving = u32::try_from(listed).unwrap_or(u32::MAX);
+        let want = serving.saturating_add(guard_step(serving));
         if want > recommended {
             recommended = want;
             (reason, detail) = if shedding {
@@ -381,14 +389,16 @@ fn ceil_u32(x: f64) -> u32 {
 }
 
 /// Demand expected `lead` from now: a least-squares line through the recorded demand
-/// and now's, over [`FORECAST_WINDOW`]. `None` with too little history.
+/// and now's, over the last 2 × `lead` (see [`FORECAST_WINDOW`]). `None` with too little
+/// history.
 fn forecast(history: &History, now: SystemTime, demand: f64, lead: Duration) -> Option<f64> {
+    let window = (lead * 2).clamp(MIN_FORECAST_WINDOW, FORECAST_WINDOW);
     let points: Vec<(f64, f64)> = history
         .demand
         .iter()
         .filter_map(|&(t, v)| {
             let age = now.duration_since(t).ok()?;
-            (age <= FORECAST_WINDOW).then(|| (-age.as_secs_f64(), v))
+            (age <= window).then(|| (-age.as_secs_f64(), v))
         })
         .chain(std::iter::once((0.0, demand)))
         .collect();

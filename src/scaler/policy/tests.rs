@@ -280,3 +280,18 @@ fn label_tables_are_in_discriminant_order() {
             .all(|(i, d)| *d as usize == i)
     );
 }
+
+#[test]
+fn capacity_still_starting_is_not_asked_for_again() {
+    // 3 serving at 90% CPU, 3 more starting: CPU work is 2.7 cores' worth, 5 instances
+    // at the 60% target, so nothing more is asked (the 6 on their way are enough).
+    let d = once(&fleet(3, 100.0, 0.9, 1.0, 0.0), 6, &cfg());
+    assert_eq!((d.recommended, d.desired), (5, 6), "{d:?}");
+    // 4 serving over the SLO, 2 starting: the guard's step (one more than the 4) is
+    // already on its way; scale-in is held for latency.
+    let d = once(&fleet(4, 1000.0, 0.1, 250.0, 0.0), 6, &cfg());
+    assert_eq!((d.desired, d.reason), (6, Reason::HeldForLatency), "{d:?}");
+    // Over a minute of such rounds the fleet does not run away.
+    let ds = run(&cfg(), 6, 60, |_, _| fleet(3, 100.0, 0.9, 150.0, 0.0));
+    assert!(ds.iter().all(|(_, d)| d.desired == 6), "{:?}", ds.last());
+}
