@@ -135,3 +135,41 @@ async fn a_fleet_controller_reads_every_peer_and_counts_a_silent_one_as_loaded()
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn dns_peers_are_resolved_to_every_address_each_round() {
+    let a = TestServer::start().await;
+    let port = a.admin.port();
+    let c =
+        TestServer::start_with(|c| c.scaler.peers = vec![format!("dns://localhost:{port}")]).await;
+    let mut scaler = c.app.scaler().unwrap();
+    scaler.round().await;
+    let log = c.app.state.scaler_log.to_json();
+    let instances = log["decisions"][0]["instances"].as_array().unwrap().clone();
+    let v4 = instances
+        .iter()
+        .find(|i| i["instance"] == format!("127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("localhost did not resolve to 127.0.0.1: {instances:?}"));
+    assert!(v4["signals"]["rps"].is_number(), "{v4}");
+    // A name that does not resolve is one silent instance, not a failed round.
+    let c2 = TestServer::start_with(|c| {
+        c.scaler.peers = vec!["dns://no-such-host.invalid:9901".to_owned()];
+        c.scaler.min_instances = 1;
+    })
+    .await;
+    let mut scaler = c2.app.scaler().unwrap();
+    scaler.round().await;
+    let d = &c2.app.state.scaler_log.to_json()["decisions"][0];
+    assert_eq!(d["reporting"], 0);
+    assert!(
+        d["instances"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("resolving"),
+        "{d}"
+    );
+    assert_eq!(d["reason"], "no_signals");
+    for s in [a, c, c2] {
+        s.stop().await;
+    }
+}
