@@ -199,6 +199,9 @@ impl CachedFragment {
                 )
             }
             Lookup::NoContent { brand, product_id } => (None, brand, product_id),
+            // The cache answers a 304 by re-stamping the entry it holds, never by
+            // building one.
+            Lookup::NotModified { .. } => (None, None, None),
         };
         let weight = ENTRY_OVERHEAD + key_len + content.as_ref().map_or(0, Content::weight);
         Self {

@@ -290,7 +290,7 @@ impl FragmentCache {
             Err(_) => Err(OriginError::Timeout(timeout)),
         };
         let outcome = match &result {
-            Ok(Lookup::Found(_)) => OriginResult::Found,
+            Ok(Lookup::Found(_) | Lookup::NotModified { .. }) => OriginResult::Found,
             Ok(Lookup::NoContent { .. }) => OriginResult::NoContent,
             Err(OriginError::Timeout(_)) => OriginResult::Timeout,
             Err(_) => OriginResult::Error,

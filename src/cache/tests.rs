@@ -41,6 +41,8 @@ fn found(html: &str) -> Lookup {
         updated_at: 0,
         brand: "acme".into(),
         product_id: "acme/x100b".into(),
+        validator: None,
+        directives: Default::default(),
     })
 }
 

@@ -38,6 +38,50 @@ pub struct Fragment {
     pub brand: String,
     /// Product id (`<brand>/<mpn>`, normalized), for the `product:` surrogate key.
     pub product_id: String,
+    /// The origin's own validator (an HTTP origin's `ETag`, as sent), for a conditional
+    /// [`Origin::revalidate`] later. Stores have none.
+    pub validator: Option<String>,
+    /// What the origin says about reusing this answer (an HTTP origin's `Cache-Control`).
+    pub directives: Directives,
+}
+
+/// Caching directives from the origin (DESIGN.md §5: an HTTP origin's `Cache-Control`).
+/// Each field overrides the `[cache]` setting it names; all empty (the default) for
+/// stores, which leave every decision to `[cache]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// `s-maxage`, else `max-age`: fresh for this long instead of `cache.ttl`.
+    pub max_age: Option<Duration>,
+    pub stale_while_revalidate: Option<Duration>,
+    pub stale_if_error: Option<Duration>,
+    /// `no-store` (or `private`): answer the request that fetched it, keep nothing.
+    pub no_store: bool,
+}
+
+/// A purge to apply on every instance sharing a store (DESIGN.md §4): the same shape as
+/// `POST /admin/v1/purge`, plus `all` for "drop everything" (after a missed notification,
+/// or an import too large to list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Invalidation {
+    /// Normalized fragment keys.
+    pub keys: Vec<String>,
+    /// `brand:<b>`, `product:<id>`, `retailer:<r>`.
+    pub surrogate_keys: Vec<String>,
+    pub all: bool,
+}
+
+impl Invalidation {
+    pub fn all() -> Self {
+        Self {
+            all: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.keys.is_empty() && self.surrogate_keys.is_empty()
+    }
 }
 
 /// The answer to a lookup.
@@ -50,6 +94,11 @@ pub enum Lookup {
     NoContent {
         brand: Option<String>,
         product_id: Option<String>,
+    },
+    /// Only from [`Origin::revalidate`]: the content held under the validator is still
+    /// current (HTTP 304), reusable as the directives now say.
+    NotModified {
+        directives: Directives,
     },
 }
 
@@ -77,8 +126,35 @@ pub trait Origin: Send + Sync + 'static {
     /// locale fallback (DESIGN.md §2).
     fn fetch<'a>(&'a self, req: &'a FragmentRequest) -> BoxFuture<'a, Result<Lookup, OriginError>>;
 
+    /// Asks again for content held under `validator` (from [`Fragment::validator`]):
+    /// [`Lookup::NotModified`] when it has not changed. Stores without validators look it
+    /// up afresh, which is what this default does.
+    fn revalidate<'a>(
+        &'a self,
+        req: &'a FragmentRequest,
+        validator: &'a str,
+    ) -> BoxFuture<'a, Result<Lookup, OriginError>> {
+        let _ = validator;
+        self.fetch(req)
+    }
+
     /// A short name for logs and metrics (`sqlite`, `postgres`, `http`).
     fn kind(&self) -> &'static str;
+
+    /// Tells every other instance sharing this store to apply `inv` (PostgreSQL: NOTIFY).
+    /// The default, for stores no fleet shares, has no one to tell.
+    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<(), OriginError>> {
+        let _ = inv;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Invalidations made elsewhere (other instances' purges, imports into the store),
+    /// as they happen, until the receiver is dropped. Called once, from within the
+    /// runtime, when the server starts; `None` when the store cannot tell (then content
+    /// changes show once entries expire).
+    fn invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<Invalidation>> {
+        None
+    }
 }
 
 /// The content version (ETag value, unquoted) of an HTML body: 16 hex digits of xxh3-64.

@@ -648,6 +648,8 @@ fn lookup(conn: &Connection, req: &FragmentRequest) -> rusqlite::Result<Lookup> 
                 updated_at,
                 brand,
                 product_id,
+                validator: None,
+                directives: super::Directives::default(),
             }));
         }
     }
