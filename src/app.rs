@@ -91,6 +91,13 @@ impl App {
         let stop_tasks = CancellationToken::new();
         let stop_serving = CancellationToken::new();
         tasks.spawn(upkeep(self.state.clone(), stop_tasks.clone()));
+        if let Some(rx) = self.state.cache.origin().invalidations() {
+            tasks.spawn(apply_invalidations(
+                self.state.clone(),
+                rx,
+                stop_tasks.clone(),
+            ));
+        }
         if self.config.scaler.enabled {
             let scaler = self.scaler()?;
             tasks.spawn(scaler.run(stop_tasks.clone()));
@@ -179,6 +186,37 @@ fn instance_name() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "synedge".to_owned())
+}
+
+/// Applies purges and content changes made elsewhere (other instances, imports) to this
+/// instance's cache, as the store reports them.
+async fn apply_invalidations(
+    state: Arc<AppState>,
+    mut rx: tokio::sync::mpsc::Receiver<crate::origin::Invalidation>,
+    stop: CancellationToken,
+) {
+    loop {
+        let inv = tokio::select! {
+            i = rx.recv() => match i {
+                Some(i) => i,
+                None => return,
+            },
+            () = stop.cancelled() => return,
+        };
+        match state.cache.apply(&inv).await {
+            Ok((keys, surrogate_keys)) => {
+                tracing::info!(
+                    keys,
+                    surrogate_keys,
+                    all = inv.all,
+                    "applied an invalidation from the store"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "ignored an invalid invalidation from the store")
+            }
+        }
+    }
 }
 
 /// Keeps metrics memory bounded and gauges current, even when nobody scrapes.

@@ -2,13 +2,14 @@
 //! header values, so a hit copies nothing and formats nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
 use tokio::time::Instant;
 
 use crate::domain::{BrandMpn, InputError, Retailer, normalize_brand};
-use crate::origin::{Fragment, Lookup};
+use crate::origin::{Directives, Fragment, Lookup};
 
 /// A content coding we store a variant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +30,8 @@ impl Encoding {
     }
 }
 
-/// The body of a positive entry, in every encoding we have.
-#[derive(Debug)]
+/// The body of a positive entry, in every encoding we have. Clones share the bodies.
+#[derive(Debug, Clone)]
 pub struct Content {
     pub identity: Bytes,
     pub gzip: Option<Bytes>,
@@ -137,7 +138,7 @@ impl SurrogateKey {
 }
 
 /// The surrogate keys an entry answers to.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Surrogates {
     pub retailer: Box<str>,
     pub brand: Option<Box<str>>,
@@ -162,9 +163,45 @@ pub struct CachedFragment {
     /// When the origin answered; freshness is measured from here (tokio's clock, so
     /// tests can pause time).
     pub stored_at: Instant,
+    /// How long this entry is fresh, and served stale while refreshing or when the origin
+    /// fails: `[cache]`, unless the origin's directives said otherwise.
+    pub lifetimes: Lifetimes,
+    /// The origin's validator, sent when this entry is revalidated.
+    pub validator: Option<Box<str>>,
     /// Set while one background refresh runs, so a stale entry triggers exactly one.
     refreshing: AtomicBool,
     weight: u32,
+}
+
+/// An entry's timing, fixed when it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub fresh: Duration,
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
+}
+
+impl Lifetimes {
+    /// `[cache]`'s timing for an answer, overridden by the origin's `directives`.
+    pub fn new(settings: &super::CacheSettings, positive: bool, d: &Directives) -> Self {
+        let default_fresh = if positive {
+            settings.ttl
+        } else {
+            settings.negative_ttl
+        };
+        Self {
+            fresh: d.max_age.unwrap_or(default_fresh),
+            stale_while_revalidate: d
+                .stale_while_revalidate
+                .unwrap_or(settings.stale_while_revalidate),
+            stale_if_error: d.stale_if_error.unwrap_or(settings.stale_if_error),
+        }
+    }
+
+    /// After this long nothing may serve the entry: moka can let it go.
+    pub fn longest(&self) -> Duration {
+        self.fresh + self.stale_while_revalidate.max(self.stale_if_error)
+    }
 }
 
 /// Fixed per-entry overhead counted by the weigher: the map node, the `Arc`, the key.
@@ -173,13 +210,17 @@ const ENTRY_OVERHEAD: usize = 256;
 impl CachedFragment {
     /// Builds an entry from an origin answer. Variants missing from the origin are made
     /// here, once: call this off the async workers when `needs_compression` says so.
+    ///
+    /// `Lookup::NotModified` builds nothing ([`Self::restamped`] answers a 304); it is
+    /// treated as no content should a caller pass it anyway.
     pub fn from_lookup(
         lookup: Lookup,
         retailer: &Retailer,
         key_len: usize,
         stored_at: Instant,
+        settings: &super::CacheSettings,
     ) -> Self {
-        let (content, brand, product) = match lookup {
+        let (content, brand, product, validator, directives) = match lookup {
             Lookup::Found(Fragment {
                 html,
                 mut gzip,
@@ -187,6 +228,8 @@ impl CachedFragment {
                 version,
                 brand,
                 product_id,
+                validator,
+                directives,
                 ..
             }) => {
                 if gzip.is_none() && br.is_none() {
@@ -196,15 +239,18 @@ impl CachedFragment {
                     Some(Content::new(html, gzip, br, &version)),
                     Some(brand),
                     Some(product_id),
+                    validator,
+                    directives,
                 )
             }
-            Lookup::NoContent { brand, product_id } => (None, brand, product_id),
-            // The cache answers a 304 by re-stamping the entry it holds, never by
-            // building one.
-            Lookup::NotModified { .. } => (None, None, None),
+            Lookup::NoContent { brand, product_id } => {
+                (None, brand, product_id, None, Directives::default())
+            }
+            Lookup::NotModified { directives } => (None, None, None, None, directives),
         };
         let weight = ENTRY_OVERHEAD + key_len + content.as_ref().map_or(0, Content::weight);
         Self {
+            lifetimes: Lifetimes::new(settings, content.is_some(), &directives),
             content,
             surrogates: Surrogates {
                 retailer: retailer.as_str().into(),
@@ -212,8 +258,28 @@ impl CachedFragment {
                 product: product.map(Into::into),
             },
             stored_at,
+            validator: validator.map(Into::into),
             refreshing: AtomicBool::new(false),
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The same answer, confirmed by the origin (HTTP 304) at `stored_at`, reusable as
+    /// `directives` now say. Bodies are shared, not copied.
+    pub fn restamped(
+        &self,
+        stored_at: Instant,
+        settings: &super::CacheSettings,
+        directives: &Directives,
+    ) -> Self {
+        Self {
+            content: self.content.clone(),
+            surrogates: self.surrogates.clone(),
+            stored_at,
+            lifetimes: Lifetimes::new(settings, self.content.is_some(), directives),
+            validator: self.validator.clone(),
+            refreshing: AtomicBool::new(false),
+            weight: self.weight,
         }
     }
 

@@ -22,8 +22,8 @@ use tokio::time::Instant;
 pub use entry::{CachedFragment, Content, Encoding, SurrogateKey, Surrogates};
 
 use crate::config::CacheConfig;
-use crate::domain::FragmentRequest;
-use crate::origin::{Lookup, Origin, OriginError};
+use crate::domain::{FragmentRequest, InputError};
+use crate::origin::{Invalidation, Lookup, Origin, OriginError};
 use crate::signals::{CacheResult, Metrics, OriginResult};
 
 /// How an answer relates to the cache, for `X-Cache` and metrics.
@@ -76,13 +76,30 @@ impl CacheSettings {
             origin_timeout,
         }
     }
+}
 
-    fn fresh_for(&self, e: &CachedFragment) -> Duration {
-        if e.content.is_some() {
-            self.ttl
-        } else {
-            self.negative_ttl
-        }
+/// Lets moka drop each entry once no rule can serve it any more (its own lifetimes:
+/// an HTTP origin's `max-age` may exceed `cache.ttl`).
+struct EntryExpiry;
+
+impl moka::Expiry<String, Arc<CachedFragment>> for EntryExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Arc<CachedFragment>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetimes.longest())
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Arc<CachedFragment>,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.lifetimes.longest())
     }
 }
 
@@ -123,12 +140,10 @@ impl std::fmt::Debug for FragmentCache {
 impl FragmentCache {
     pub fn new(settings: CacheSettings, origin: Arc<dyn Origin>, metrics: Arc<Metrics>) -> Self {
         // Keep entries in memory for as long as any rule may still serve them.
-        let longest = settings.ttl.max(settings.negative_ttl)
-            + settings.stale_while_revalidate.max(settings.stale_if_error);
         let map = Cache::builder()
             .max_capacity(settings.max_bytes)
             .weigher(|_k: &String, v: &Arc<CachedFragment>| v.weight())
-            .time_to_live(longest)
+            .expire_after(EntryExpiry)
             .support_invalidation_closures()
             .build();
         Self {
@@ -195,14 +210,13 @@ impl FragmentCache {
     }
 
     fn freshness(&self, e: &CachedFragment, now: Instant) -> Freshness {
-        let s = &self.inner.settings;
+        let l = &e.lifetimes;
         let age = now.saturating_duration_since(e.stored_at);
-        let fresh = s.fresh_for(e);
-        if age < fresh {
+        if age < l.fresh {
             Freshness::Fresh
-        } else if age < fresh + s.stale_while_revalidate {
+        } else if age < l.fresh + l.stale_while_revalidate {
             Freshness::Revalidate
-        } else if age < fresh + s.stale_if_error {
+        } else if age < l.fresh + l.stale_if_error {
             Freshness::IfError
         } else {
             Freshness::Dead
@@ -214,6 +228,8 @@ impl FragmentCache {
     ///
     /// Whoever holds the per-key lock after another request stored a newer entry sees
     /// it and returns it without fetching: that is what makes a herd cost one fetch.
+    /// An entry with the origin's validator is revalidated (a 304 re-stamps it); an
+    /// answer the origin marked `no-store` answers this request and is not kept.
     async fn fill(
         &self,
         key: &str,
@@ -221,28 +237,62 @@ impl FragmentCache {
         asked_at: Instant,
         replacing: Option<&Arc<CachedFragment>>,
     ) -> Result<Served, OriginError> {
+        let unstored: std::sync::Mutex<Option<Arc<CachedFragment>>> = Default::default();
         let result = self
             .inner
             .map
             .entry_by_ref(key)
-            .and_try_compute_with(|cur| async move {
-                if let Some(cur) = cur.map(|e| e.into_value()) {
+            .and_try_compute_with(|cur| async {
+                let cur = cur.map(|e| e.into_value());
+                if let Some(cur) = &cur {
                     let newer = match replacing {
                         Some(old) => cur.stored_at > old.stored_at,
                         None => {
                             cur.stored_at >= asked_at
-                                || self.freshness(&cur, Instant::now()) == Freshness::Fresh
+                                || self.freshness(cur, Instant::now()) == Freshness::Fresh
                         }
                     };
                     if newer {
                         return Ok(Op::Nop);
                     }
                 }
-                let lookup = self.fetch_origin(req).await?;
-                let entry = self.build_entry(lookup, req, key.len()).await?;
+                let validator = cur.as_ref().and_then(|c| c.validator.as_deref());
+                let lookup = self.fetch_origin(req, validator).await?;
+                let entry = match (lookup, &cur) {
+                    (Lookup::NotModified { directives }, Some(cur)) => {
+                        cur.restamped(Instant::now(), &self.inner.settings, &directives)
+                    }
+                    (Lookup::NotModified { .. }, None) => {
+                        return Err(OriginError::Corrupt(
+                            "the origin answered 304 Not Modified to an unconditional request"
+                                .into(),
+                        ));
+                    }
+                    (lookup, _) => {
+                        let no_store = matches!(&lookup, Lookup::Found(f) if f.directives.no_store);
+                        let entry = self.build_entry(lookup, req, key.len()).await?;
+                        if no_store {
+                            *unstored
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                                Some(Arc::new(entry));
+                            return Ok(if cur.is_some() { Op::Remove } else { Op::Nop });
+                        }
+                        entry
+                    }
+                };
                 Ok(Op::Put(Arc::new(entry)))
             })
             .await?;
+        if let Some(entry) = unstored
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            return Ok(Served {
+                entry,
+                status: CacheStatus::Miss,
+            });
+        }
         match result {
             CompResult::Inserted(e) | CompResult::ReplacedWith(e) => Ok(Served {
                 entry: e.into_value(),
@@ -265,27 +315,41 @@ impl FragmentCache {
         key_len: usize,
     ) -> Result<CachedFragment, OriginError> {
         let now = Instant::now();
+        let settings = &self.inner.settings;
         if !CachedFragment::needs_compression(&lookup) {
             return Ok(CachedFragment::from_lookup(
                 lookup,
                 &req.retailer,
                 key_len,
                 now,
+                settings,
             ));
         }
         // Compression is CPU work; keep it off the async workers that serve hits.
         let retailer = req.retailer.clone();
+        let settings = settings.clone();
         tokio::task::spawn_blocking(move || {
-            CachedFragment::from_lookup(lookup, &retailer, key_len, now)
+            CachedFragment::from_lookup(lookup, &retailer, key_len, now, &settings)
         })
         .await
         .map_err(|e| OriginError::Unavailable(format!("compressing the fragment failed: {e}")))
     }
 
-    async fn fetch_origin(&self, req: &FragmentRequest) -> Result<Lookup, OriginError> {
+    /// One origin lookup, bounded by `origin.timeout`: conditional when we hold the
+    /// origin's `validator`.
+    async fn fetch_origin(
+        &self,
+        req: &FragmentRequest,
+        validator: Option<&str>,
+    ) -> Result<Lookup, OriginError> {
         let started = std::time::Instant::now();
         let timeout = self.inner.settings.origin_timeout;
-        let result = match tokio::time::timeout(timeout, self.inner.origin.fetch(req)).await {
+        let origin = &self.inner.origin;
+        let call = match validator {
+            Some(v) => origin.revalidate(req, v),
+            None => origin.fetch(req),
+        };
+        let result = match tokio::time::timeout(timeout, call).await {
             Ok(r) => r,
             Err(_) => Err(OriginError::Timeout(timeout)),
         };
@@ -344,6 +408,47 @@ impl FragmentCache {
     /// Drops everything.
     pub fn purge_all(&self) {
         self.inner.map.invalidate_all();
+    }
+
+    /// Applies a purge: every key and surrogate key is validated first, so a bad one
+    /// purges nothing. Returns how many keys and surrogate keys it named.
+    ///
+    /// # Errors
+    /// A key that is not a fragment query, or an unknown surrogate key.
+    pub async fn apply(&self, inv: &Invalidation) -> Result<(usize, usize), InputError> {
+        let keys = inv
+            .keys
+            .iter()
+            .map(|k| {
+                let q = k.trim_start_matches("/v1/fragment").trim_start_matches('?');
+                FragmentRequest::from_query(q).map(|r| r.cache_key())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let surrogates = inv
+            .surrogate_keys
+            .iter()
+            .map(|s| SurrogateKey::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let counts = (keys.len(), surrogates.len());
+        if inv.all {
+            self.purge_all();
+        }
+        for k in &keys {
+            self.purge_key(k).await;
+        }
+        for s in surrogates {
+            self.purge_surrogate(s);
+        }
+        self.inner
+            .metrics
+            .purges
+            .increment((counts.0 + counts.1 + usize::from(inv.all)) as u64);
+        Ok(counts)
+    }
+
+    /// The origin behind this cache (for fleet fan-out).
+    pub fn origin(&self) -> &Arc<dyn Origin> {
+        &self.inner.origin
     }
 
     /// Runs moka's pending maintenance and updates the size gauges.

@@ -7,13 +7,17 @@ use bytes::Bytes;
 
 use super::*;
 use crate::config::{ByteSize, CacheConfig};
-use crate::origin::{BoxFuture, Fragment, content_version};
+use crate::origin::{BoxFuture, Directives, Fragment, content_version};
 
 /// An origin whose answer the test sets, counting lookups.
 struct Scripted {
     calls: AtomicUsize,
     answer: Mutex<Result<Lookup, OriginError>>,
     delay: Duration,
+    /// Validators `revalidate` was called with.
+    validators: Mutex<Vec<String>>,
+    /// When set, `revalidate` answers 304 with these directives.
+    not_modified: Mutex<Option<Directives>>,
 }
 
 impl Scripted {
@@ -22,6 +26,8 @@ impl Scripted {
             calls: AtomicUsize::new(0),
             answer: Mutex::new(Ok(found(html))),
             delay: Duration::from_millis(50),
+            validators: Mutex::default(),
+            not_modified: Mutex::default(),
         })
     }
     fn set(&self, a: Result<Lookup, OriginError>) {
@@ -57,9 +63,33 @@ impl Origin for Scripted {
             self.answer.lock().unwrap().clone()
         })
     }
+    fn revalidate<'a>(
+        &'a self,
+        req: &'a FragmentRequest,
+        validator: &'a str,
+    ) -> BoxFuture<'a, Result<Lookup, OriginError>> {
+        self.validators.lock().unwrap().push(validator.to_owned());
+        match *self.not_modified.lock().unwrap() {
+            Some(directives) => Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                Ok(Lookup::NotModified { directives })
+            }),
+            None => self.fetch(req),
+        }
+    }
     fn kind(&self) -> &'static str {
         "scripted"
     }
+}
+
+/// A fragment as an HTTP origin sends it: with a validator and directives.
+fn from_http(html: &str, etag: &str, directives: Directives) -> Lookup {
+    let Lookup::Found(mut f) = found(html) else {
+        unreachable!()
+    };
+    f.validator = Some(etag.to_owned());
+    f.directives = directives;
+    Lookup::Found(f)
 }
 
 const TTL: Duration = Duration::from_secs(60);
@@ -280,4 +310,90 @@ async fn variants_are_made_once_on_insert_and_the_cache_stays_within_its_byte_bo
         "{} entries of {entry_weight} bytes fit in 1 MiB?",
         c.entry_count()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn origin_directives_override_the_configured_lifetimes() {
+    let origin = Scripted::new("");
+    let d = Directives {
+        max_age: Some(Duration::from_secs(5)),
+        stale_while_revalidate: Some(Duration::ZERO),
+        stale_if_error: Some(Duration::from_secs(20)),
+        no_store: false,
+    };
+    origin.set(Ok(from_http("<p>v1</p>", "\"a\"", d)));
+    let c = cache(origin.clone());
+    let r = req(Q);
+    c.get(&r).await.unwrap();
+    tokio::time::advance(Duration::from_secs(4)).await;
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Hit);
+    // max-age 5 s, not the configured 60 s; no stale-while-revalidate: a foreground fetch.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    origin.set(Err(OriginError::Unavailable("down".into())));
+    let s = c.get(&r).await.unwrap();
+    assert_eq!(
+        (s.status, body(&s)),
+        (CacheStatus::Stale, &b"<p>v1</p>"[..])
+    );
+    // stale-if-error 20 s, not the configured 600 s.
+    tokio::time::advance(Duration::from_secs(20)).await;
+    assert!(c.get(&r).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn entries_with_a_validator_are_revalidated_and_a_304_restamps_them() {
+    let origin = Scripted::new("");
+    let d = Directives {
+        max_age: Some(Duration::from_secs(10)),
+        ..Directives::default()
+    };
+    origin.set(Ok(from_http("<p>v1</p>", "\"e1\"", d)));
+    let c = cache(origin.clone());
+    let r = req(Q);
+    let first = c.get(&r).await.unwrap();
+    *origin.not_modified.lock().unwrap() = Some(Directives {
+        max_age: Some(Duration::from_secs(100)),
+        ..Directives::default()
+    });
+    // Stale (within the configured stale-while-revalidate): served, refreshed with a
+    // conditional request.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*origin.validators.lock().unwrap(), ["\"e1\""]);
+    // Re-stamped with the 304's max-age: fresh for 100 s more, the same body, shared.
+    tokio::time::advance(Duration::from_secs(90)).await;
+    let again = c.get(&r).await.unwrap();
+    assert_eq!(again.status, CacheStatus::Hit);
+    let (a, b) = (
+        &first.entry.content.as_ref().unwrap().identity,
+        &again.entry.content.as_ref().unwrap().identity,
+    );
+    assert_eq!(a.as_ptr(), b.as_ptr(), "the body is shared, not copied");
+    assert_eq!(origin.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_store_answers_are_served_but_never_kept() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    c.get(&r).await.unwrap();
+    let d = Directives {
+        no_store: true,
+        ..Directives::default()
+    };
+    origin.set(Ok(from_http("<p>private</p>", "\"p\"", d)));
+    tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
+    for _ in 0..3 {
+        let s = c.get(&r).await.unwrap();
+        assert_eq!(
+            (s.status, body(&s)),
+            (CacheStatus::Miss, &b"<p>private</p>"[..])
+        );
+    }
+    // The old entry went too: nothing is left to serve stale.
+    assert_eq!(origin.calls(), 4);
+    origin.set(Err(OriginError::Unavailable("down".into())));
+    assert!(c.get(&r).await.is_err());
 }

@@ -31,7 +31,7 @@ use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
-use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
+use super::{BoxFuture, Fragment, Invalidation, Lookup, Origin, OriginError, content_version};
 use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
 use crate::domain::FragmentRequest;
@@ -124,6 +124,10 @@ const SQL_CONTENT: &str = "SELECT html, gzip, br, version, updated_at FROM conte
 const SQL_VERSION_BY_IDENTITY: &str = "SELECT c.version FROM content c \
      JOIN products p ON p.id = c.product_id \
      WHERE p.brand_norm = ?1 AND p.mpn_norm = ?2 AND c.locale = ?3";
+
+const SQL_CHANGE_COUNTER: &str = "SELECT change_counter FROM catalog_meta WHERE id = 1";
+/// How often a running server looks for imports made by other processes.
+pub const CHANGE_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The SQLite origin store. Cheap to share behind an `Arc`.
 pub struct SqliteOrigin {
@@ -255,11 +259,7 @@ impl SqliteOrigin {
     /// The query failed.
     pub fn change_counter(&self) -> anyhow::Result<i64> {
         let conn = self.writer();
-        Ok(conn.query_row(
-            "SELECT change_counter FROM catalog_meta WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(conn.query_row(SQL_CHANGE_COUNTER, [], |r| r.get(0))?)
     }
 
     /// Imports `records` in one transaction: all of them or, on error, none.
@@ -720,6 +720,44 @@ impl Origin for SqliteOrigin {
 
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    /// Polls the change counter: an `import` committed by another process (the command
+    /// line, while the server runs) drops every cached entry within
+    /// [`CHANGE_POLL_INTERVAL`]. Imports are rare and lookups here are local, so "drop
+    /// everything" costs a refill from disk, not an outage.
+    fn invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<Invalidation>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let readers = Arc::clone(&self.readers);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHANGE_POLL_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut seen = None;
+            while !tx.is_closed() {
+                tick.tick().await;
+                let counter = readers
+                    .run(|c| c.query_row(SQL_CHANGE_COUNTER, [], |r| r.get::<_, i64>(0)))
+                    .await;
+                match counter {
+                    Ok(now) => {
+                        if seen.is_some_and(|before| before != now) {
+                            tracing::info!(
+                                counter = now,
+                                "the catalog changed; dropping cached fragments"
+                            );
+                            if tx.send(Invalidation::all()).await.is_err() {
+                                return;
+                            }
+                        }
+                        seen = Some(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the catalog's change counter failed")
+                    }
+                }
+            }
+        });
+        Some(rx)
     }
 }
 

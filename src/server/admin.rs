@@ -14,9 +14,9 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{AppState, error::ApiError};
-use crate::cache::SurrogateKey;
-use crate::domain::{FragmentRequest, InputError, Retailer};
+use crate::domain::{InputError, Retailer};
 use crate::events::{Day, StatsFilter};
+use crate::origin::Invalidation;
 use crate::scaler::controller::ScalerLog;
 
 /// Largest purge body accepted.
@@ -145,34 +145,21 @@ async fn purge(
             "name at least one key or surrogate key to purge",
         ));
     }
-    // Validate everything before purging anything: a bad entry purges nothing.
-    let keys = req
-        .keys
-        .iter()
-        .map(|k| {
-            let q = k.trim_start_matches("/v1/fragment").trim_start_matches('?');
-            FragmentRequest::from_query(q).map(|r| r.cache_key())
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let surrogates = req
-        .surrogate_keys
-        .iter()
-        .map(|s| SurrogateKey::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    for k in &keys {
-        state.cache.purge_key(k).await;
+    let inv = Invalidation {
+        keys: req.keys,
+        surrogate_keys: req.surrogate_keys,
+        all: false,
+    };
+    let (keys, surrogate_keys) = state.cache.apply(&inv).await?;
+    tracing::info!(keys, surrogate_keys, "purged");
+    // Then every other instance sharing the store (fleet mode). Purged here either way;
+    // a failed fan-out is an error so the caller retries (purging is idempotent).
+    if let Err(e) = state.cache.origin().broadcast(&inv).await {
+        tracing::warn!(error = %e, "purge fan-out failed");
+        return Err(ApiError::FanoutFailed);
     }
-    let n_surrogates = surrogates.len();
-    for s in surrogates {
-        state.cache.purge_surrogate(s);
-    }
-    state
-        .metrics
-        .purges
-        .increment((keys.len() + n_surrogates) as u64);
-    tracing::info!(keys = keys.len(), surrogate_keys = n_surrogates, "purged");
     Ok(axum::Json(serde_json::json!({
-        "purged": { "keys": keys.len(), "surrogate_keys": n_surrogates }
+        "purged": { "keys": keys, "surrogate_keys": surrogate_keys }
     }))
     .into_response())
 }

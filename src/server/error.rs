@@ -28,6 +28,8 @@ pub enum ApiError {
     /// The origin failed and nothing stale could stand in.
     OriginUnavailable,
     OriginTimeout,
+    /// A purge applied here could not be sent to the rest of the fleet.
+    FanoutFailed,
     /// The request took longer than `server.request_timeout`.
     Timeout,
     /// Starting, draining or overloaded: try again shortly.
@@ -66,6 +68,11 @@ impl ApiError {
                 StatusCode::BAD_GATEWAY,
                 "origin_unavailable",
                 "the content store failed and no cached copy of this fragment exists",
+            ),
+            Self::FanoutFailed => (
+                StatusCode::BAD_GATEWAY,
+                "fanout_failed",
+                "purged on this instance, but the purge could not be sent to the other instances sharing the store; retry it",
             ),
             Self::OriginTimeout => (
                 StatusCode::GATEWAY_TIMEOUT,
