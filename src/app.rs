@@ -51,6 +51,7 @@ impl App {
             event_store: events_store,
             loader: server::embed::Asset::loader(),
             instance: instance_name(),
+            limiter: server::shed::Limiter::new(config.server.max_connections),
             scaler_log: Arc::default(),
         });
         Self {
@@ -231,5 +232,9 @@ async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
         state.cache.upkeep().await;
         state.metrics.process.refresh();
         state.metrics.publish_signals(state.events.depth() as u64);
+        state
+            .metrics
+            .concurrency_limit
+            .set(state.limiter.limit() as f64);
     }
 }

@@ -446,6 +446,12 @@ impl FragmentCache {
         Ok(counts)
     }
 
+    /// Whether an entry for the normalized `key` is held (fresh or not): a cheap check
+    /// that does not count as a use.
+    pub fn contains(&self, key: &str) -> bool {
+        self.inner.map.contains_key(key)
+    }
+
     /// The origin behind this cache (for fleet fan-out).
     pub fn origin(&self) -> &Arc<dyn Origin> {
         &self.inner.origin

@@ -13,6 +13,7 @@ pub mod events;
 pub mod fragment;
 mod negotiate;
 pub mod public;
+pub mod shed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub loader: embed::Asset,
     /// This instance's name in signals (the host name).
     pub instance: String,
+    /// Load shedding for the public listener.
+    pub limiter: shed::Limiter,
     /// The scaler's decisions, when it runs in this process (`GET /admin/v1/scaler`).
     pub scaler_log: Arc<crate::scaler::controller::ScalerLog>,
 }

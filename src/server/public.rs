@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::shed::Priority;
 use super::{AppState, embed, error::ApiError, events, fragment};
 use crate::events::MAX_BODY_BYTES;
 use crate::signals::Route;
@@ -36,10 +37,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Counts, times and bounds each request.
+/// Admits (or sheds), counts, times and bounds each request.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
+    let Some(_permit) = state.limiter.try_acquire(priority(&state, route, &req)) else {
+        m.shed(route);
+        return ApiError::Unavailable(
+            "this instance is at its concurrency limit; retry after the Retry-After delay",
+        )
+        .into_response();
+    };
     m.request_started();
     let started = Instant::now();
     let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
@@ -52,6 +60,26 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         started.elapsed().as_secs_f64(),
     );
     res
+}
+
+/// How a request ranks when the instance is near its concurrency limit. Only then is a
+/// fragment request looked up in the cache to tell hits (kept) from misses (shed first).
+fn priority(state: &AppState, route: Route, req: &Request) -> Priority {
+    match route {
+        Route::Healthz | Route::Readyz => Priority::Exempt,
+        _ if state.limiter.has_room_for_low() => Priority::Low,
+        Route::Fragment => {
+            let cached =
+                crate::domain::FragmentRequest::from_query(req.uri().query().unwrap_or(""))
+                    .is_ok_and(|r| state.cache.contains(&r.cache_key()));
+            if cached {
+                Priority::High
+            } else {
+                Priority::Low
+            }
+        }
+        _ => Priority::Low,
+    }
 }
 
 /// Liveness: the process runs its event loop.

@@ -179,6 +179,10 @@ pub struct Metrics {
     pub process: ProcessMetrics,
     /// The sliding windows the scaler reads; fed by the same calls as the counters.
     pub windows: super::window::Windows,
+    /// `[route]`.
+    shed_requests: Vec<Counter>,
+    /// The adaptive concurrency limit of the public listener.
+    pub concurrency_limit: Gauge,
     scaler_desired: Gauge,
     scaler_current: Gauge,
     /// `[direction][reason]`.
@@ -456,6 +460,23 @@ impl Metrics {
             cache_requests,
             origin_requests,
             events_rejected,
+            shed_requests: Route::ALL
+                .iter()
+                .map(|route| {
+                    r.counter(
+                        "synedge_shed_requests_total",
+                        None,
+                        "Requests answered 503 at once because the instance was at its concurrency limit.",
+                        &[("route", route.as_str())],
+                    )
+                })
+                .collect(),
+            concurrency_limit: r.gauge(
+                "synedge_concurrency_limit",
+                None,
+                "The adaptive limit on requests in flight on the public listener.",
+                &[],
+            ),
             scaler_desired: r.gauge(
                 "synedge_scaler_desired_instances",
                 None,
@@ -521,6 +542,12 @@ impl Metrics {
         self.origin_duration.record(seconds);
         let ok = matches!(result, OriginResult::Found | OriginResult::NoContent);
         self.windows.origin_request(ok, seconds);
+    }
+
+    /// A request shed at admission.
+    pub fn shed(&self, route: Route) {
+        self.shed_requests[route as usize].increment(1);
+        self.windows.shed();
     }
 
     /// Records one scaler decision.
