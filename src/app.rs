@@ -40,6 +40,12 @@ impl App {
         let (queue, writer) =
             events::channel(&config.events, Arc::clone(&events_store), metrics.clone());
         let settings = CacheSettings::new(&config.cache, config.origin.timeout);
+        // Timeouts per attempt, retries and the circuit breaker, whatever the store.
+        let origin: Arc<dyn Origin> = Arc::new(crate::origin::guard::Guarded::new(
+            origin,
+            config.origin.timeout,
+            metrics.clone(),
+        ));
         let state = Arc::new(AppState {
             fragment_headers: FragmentHeaders::new(&settings),
             cache: FragmentCache::new(settings, origin, metrics.clone()),

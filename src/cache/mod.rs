@@ -335,15 +335,17 @@ impl FragmentCache {
         .map_err(|e| OriginError::Unavailable(format!("compressing the fragment failed: {e}")))
     }
 
-    /// One origin lookup, bounded by `origin.timeout`: conditional when we hold the
-    /// origin's `validator`.
+    /// One origin lookup, conditional when we hold the origin's `validator`. Bounded by
+    /// `origin.timeout` per attempt in the origin's guard, and here, as a backstop for
+    /// any origin, by as long as the guard's attempts and backoffs may take.
     async fn fetch_origin(
         &self,
         req: &FragmentRequest,
         validator: Option<&str>,
     ) -> Result<Lookup, OriginError> {
         let started = std::time::Instant::now();
-        let timeout = self.inner.settings.origin_timeout;
+        let timeout = self.inner.settings.origin_timeout * (crate::origin::guard::RETRIES + 1)
+            + crate::origin::guard::BACKOFF * 2u32.pow(crate::origin::guard::RETRIES);
         let origin = &self.inner.origin;
         let call = match validator {
             Some(v) => origin.revalidate(req, v),

@@ -7,6 +7,7 @@
 //! an [`OriginError`] says whether it is worth serving stale content instead
 //! ([`OriginError::is_transient`]).
 
+pub mod guard;
 pub mod sqlite;
 
 use std::future::Future;

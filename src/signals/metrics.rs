@@ -181,6 +181,8 @@ pub struct Metrics {
     pub windows: super::window::Windows,
     /// `[route]`.
     shed_requests: Vec<Counter>,
+    origin_breaker_state: Gauge,
+    origin_breaker_opens: Counter,
     /// The adaptive concurrency limit of the public listener.
     pub concurrency_limit: Gauge,
     scaler_desired: Gauge,
@@ -471,6 +473,18 @@ impl Metrics {
                     )
                 })
                 .collect(),
+            origin_breaker_state: r.gauge(
+                "synedge_origin_breaker_state",
+                None,
+                "The origin circuit breaker: 0 closed, 1 half-open (probing), 2 open (failing fast).",
+                &[],
+            ),
+            origin_breaker_opens: r.counter(
+                "synedge_origin_breaker_opens_total",
+                None,
+                "Times the origin circuit breaker opened.",
+                &[],
+            ),
             concurrency_limit: r.gauge(
                 "synedge_concurrency_limit",
                 None,
@@ -542,6 +556,14 @@ impl Metrics {
         self.origin_duration.record(seconds);
         let ok = matches!(result, OriginResult::Found | OriginResult::NoContent);
         self.windows.origin_request(ok, seconds);
+    }
+
+    /// The origin breaker moved to `state`.
+    pub fn origin_breaker(&self, state: crate::origin::guard::BreakerState) {
+        self.origin_breaker_state.set(f64::from(state as u8));
+        if state == crate::origin::guard::BreakerState::Open {
+            self.origin_breaker_opens.increment(1);
+        }
     }
 
     /// A request shed at admission.
