@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::catalog::{import, seed};
 use crate::config::{self, Config, Sources};
 use crate::events::EventStore;
-use crate::origin::{self, sqlite::SqliteOrigin};
+use crate::origin::{self, postgres::PostgresOrigin, sqlite::SqliteOrigin};
 
 /// Exit code for a configuration that does not validate (sysexits.h `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -197,10 +197,10 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let (origin, events_store) = open_stores(&config, demo)?;
+        let (origin, events_store) = open_stores(&config, demo).await?;
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
-        tracing::info!(public = %public.local_addr()?, admin = %admin.local_addr()?, origin = %config.origin.url, "listening");
+        tracing::info!(public = %public.local_addr()?, admin = %admin.local_addr()?, origin = %origin::postgres::redact(&config.origin.url), "listening");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
@@ -241,25 +241,85 @@ fn scaler(config: Config) -> anyhow::Result<()> {
     })
 }
 
-/// Opens the configured store as the fragment origin and the events store; with `demo`,
-/// fills an empty store first.
-fn open_stores(
+/// A catalog store that also keeps event rollups.
+enum Store {
+    Sqlite(Arc<SqliteOrigin>),
+    Postgres(Arc<PostgresOrigin>),
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://…` or `postgres://…`); with `demo`, fills it
+    /// when empty. A PostgreSQL store is connected to and migrated here, so an
+    /// unreachable or foreign database stops the start before anything is bound.
+    async fn open(url: &str, timeout: std::time::Duration, demo: bool) -> anyhow::Result<Self> {
+        let demo_catalog = || seed::demo_catalog(DEMO_PRODUCTS);
+        let started = std::time::Instant::now();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Errors name the URL without its password.
+            let store = Arc::new(PostgresOrigin::connect(url, timeout).await?);
+            if demo && store.is_empty().await? {
+                // Instances started together may all seed: imports are idempotent.
+                let summary = store.import(&demo_catalog(), |_| {}).await?;
+                tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
+            }
+            return Ok(Self::Postgres(store));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .context("a store URL must look like sqlite://PATH or postgres://USER@HOST/DATABASE")?;
+        let store = Arc::new(
+            SqliteOrigin::open(path, timeout)
+                .with_context(|| format!("opening the store {url}"))?,
+        );
+        if demo && store.is_empty()? {
+            let summary = store.import(&demo_catalog(), |_| {})?;
+            tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
+        }
+        Ok(Self::Sqlite(store))
+    }
+
+    fn origin(&self) -> Arc<dyn origin::Origin> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    fn events(&self) -> Arc<dyn EventStore> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+}
+
+/// Opens the fragment origin and the events store (the same store unless `events.store`
+/// names another, as it must for an HTTP origin); with `demo`, seeds an empty catalog.
+async fn open_stores(
     config: &Config,
     demo: bool,
 ) -> anyhow::Result<(Arc<dyn origin::Origin>, Arc<dyn EventStore>)> {
-    let path = config
-        .sqlite_path()
-        .context("origin.url must look like sqlite://PATH: events are kept in the SQLite store")?;
-    let store = Arc::new(
-        SqliteOrigin::open(path, config.origin.timeout)
-            .with_context(|| format!("opening the catalog {}", config.origin.url))?,
-    );
-    if demo && store.is_empty()? {
-        let started = std::time::Instant::now();
-        let summary = store.import(&seed::demo_catalog(DEMO_PRODUCTS), |_| {})?;
-        tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
+    let url = &config.origin.url;
+    let timeout = config.origin.timeout;
+    let http = url.starts_with("http://") || url.starts_with("https://");
+    if http {
+        anyhow::ensure!(
+            !demo,
+            "--demo seeds a catalog store; an http(s) origin has none"
+        );
+        let upstream = origin::connect(url, timeout)?;
+        let events = Store::open(&config.events.store, timeout, false).await?;
+        return Ok((upstream, events.events()));
     }
-    Ok((store.clone(), store))
+    let store = Store::open(url, timeout, demo).await?;
+    let events = if config.events.store.is_empty() || config.events.store == *url {
+        store.events()
+    } else {
+        Store::open(&config.events.store, timeout, false)
+            .await?
+            .events()
+    };
+    Ok((store.origin(), events))
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

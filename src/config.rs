@@ -184,6 +184,9 @@ pub struct EventsConfig {
     /// …or when this much time has passed, whichever comes first.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
+    /// Where rollups are written: empty for the origin store; `sqlite://PATH` or
+    /// `postgres://…` (required when the origin is an HTTP upstream, which keeps none).
+    pub store: String,
 }
 
 impl Default for EventsConfig {
@@ -192,6 +195,7 @@ impl Default for EventsConfig {
             queue_capacity: DEFAULT_EVENTS_QUEUE_CAPACITY,
             batch_size: DEFAULT_EVENTS_BATCH_SIZE,
             flush_interval: DEFAULT_EVENTS_FLUSH_INTERVAL,
+            store: String::new(),
         }
     }
 }
@@ -737,15 +741,45 @@ impl Config {
             "admin.listen",
             "must differ from server.listen",
         );
-        let scheme_ok = self
-            .origin
-            .url
-            .strip_prefix("sqlite://")
-            .is_some_and(|p| !p.is_empty());
+        let url = &self.origin.url;
+        let http = url.split_once("://").is_some_and(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+        });
+        if http {
+            // An upstream content service; the message never shows its credentials.
+            if let Err(why) = crate::origin::http::check_url(url) {
+                check(false, "origin.url", &why);
+            }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The fleet store; the message never shows the password.
+            if let Err(why) = crate::origin::postgres::check_url(url) {
+                check(false, "origin.url", &why);
+            }
+        } else {
+            let scheme_ok = url.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty());
+            check(
+                scheme_ok,
+                "origin.url",
+                "must be sqlite://PATH (for example sqlite://data/synedge.db), postgres://USER@HOST/DATABASE or http(s)://HOST/PREFIX",
+            );
+        }
+        let events_store = self.events_store_url();
+        let store_ok = match events_store.split_once("://") {
+            Some(("sqlite", path)) => !path.is_empty(),
+            Some(("postgres" | "postgresql", _)) => {
+                crate::origin::postgres::check_url(events_store).is_ok()
+            }
+            _ => false,
+        };
+        // An invalid origin URL is reported once, under origin.url.
         check(
-            scheme_ok,
-            "origin.url",
-            "must be sqlite://PATH (for example sqlite://data/synedge.db)",
+            store_ok || (self.events.store.is_empty() && !http),
+            "events.store",
+            if http {
+                "an http(s) origin keeps no event counts: set events.store to sqlite://PATH or postgres://USER@HOST/DATABASE"
+            } else {
+                "must be empty (the origin store), sqlite://PATH or postgres://USER@HOST/DATABASE"
+            },
         );
         check(
             !self.origin.timeout.is_zero(),
@@ -874,7 +908,19 @@ impl Config {
 
     /// The effective configuration as TOML, secrets redacted (`synedge check-config`).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("invariant: the config serializes")
+        let mut shown = self.clone();
+        shown.origin.url = crate::origin::postgres::redact(&self.origin.url);
+        shown.events.store = crate::origin::postgres::redact(&self.events.store);
+        toml::to_string(&shown).expect("invariant: the config serializes")
+    }
+
+    /// Where event rollups go: `events.store`, else the origin store.
+    pub fn events_store_url(&self) -> &str {
+        if self.events.store.is_empty() {
+            &self.origin.url
+        } else {
+            &self.events.store
+        }
     }
 
     /// The SQLite path of `origin.url`, if it is a SQLite origin.
@@ -990,12 +1036,60 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_example_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fleet.example.toml");
+        // The token comes from the environment, as the file says.
+        let sources = |env: Vec<(String, String)>| Sources {
+            file: Some(&path),
+            env,
+            ..Default::default()
+        };
+        let err = load(&sources(vec![])).unwrap_err();
+        assert!(err.to_string().contains("needs admin.token"), "{err}");
+        let token = (
+            "SYNEDGE_ADMIN__TOKEN".into(),
+            "0123456789abcdef-token".into(),
+        );
+        let cfg = load(&sources(vec![token])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cfg.origin.url.starts_with("postgres://"));
+        assert_eq!(cfg.scaler.actuator.kind, ActuatorKind::Kubernetes);
+    }
+
+    #[test]
+    fn an_http_origin_needs_an_events_store() {
+        let err = load_str(
+            "[origin]\nurl = \"https://content.example/fragments\"\n",
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("events.store"), "{err}");
+        let ok = load_str(
+            "[origin]\nurl = \"https://content.example/fragments\"\n[events]\nstore = \"sqlite://data/events.db\"\n",
+            &[],
+            &[],
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let mut cfg = Config::default();
         cfg.admin.token = Some(Secret::new("super-secret-token-value"));
         assert!(!format!("{cfg:?}").contains("super-secret"));
         assert!(!cfg.to_toml().contains("super-secret"));
         assert!(cfg.to_toml().contains("<redacted>"));
+        cfg.origin.url = "postgres://synedge:hunter2-secret@db.internal/synedge".into();
+        cfg.events.store = "postgres://ev:ev-secret@db.internal/events".into();
+        let shown = cfg.to_toml();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("ev-secret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://synedge:***@db.internal/synedge"),
+            "{shown}"
+        );
     }
 
     #[test]

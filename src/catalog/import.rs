@@ -2,8 +2,10 @@
 //! a catalog and write it into the origin store, with progress bars.
 //!
 //! Invariant: a catalog with any bad line writes nothing. The whole file is parsed and
-//! validated before the store is touched (it is not even created), and the write itself
-//! is one transaction ([`SqliteOrigin::import`]).
+//! validated before the store is touched (it is not even created or connected to), and
+//! the write itself is one transaction ([`SqliteOrigin::import`],
+//! [`PostgresOrigin::import`]; the latter also tells every listening instance which
+//! products changed).
 //!
 //! Progress bars draw on stderr only when it is a terminal, so logs and CI output stay
 //! clean. These are CLI edges, hence `anyhow`.
@@ -17,21 +19,22 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{parse_ndjson, seed};
+use crate::origin::postgres::PostgresOrigin;
 use crate::origin::sqlite::{ImportSummary, SqliteOrigin};
 
-/// Imports the NDJSON catalog `file` into the store at `origin_url` (only `sqlite://`
-/// for now). Prints every bad line to stderr. Returns the summary for the caller to
-/// print.
+/// Imports the NDJSON catalog `file` into the store at `origin_url` (`sqlite://PATH` or
+/// `postgres://…`). Prints every bad line to stderr. Returns the summary for the caller
+/// to print.
 ///
 /// # Errors
-/// The URL is not a `sqlite://` URL, the file cannot be read, any line is invalid (then
-/// nothing was written), or the store cannot be opened or written.
+/// The URL names no store that takes imports, the file cannot be read, any line is
+/// invalid (then nothing was written), or the store cannot be opened or written.
 pub fn run_import(
     origin_url: &str,
     file: &Path,
     timeout: Duration,
 ) -> anyhow::Result<ImportSummary> {
-    let path = sqlite_path(origin_url)?;
+    let store = Store::of(origin_url)?;
     let f = File::open(file).with_context(|| format!("opening catalog {}", file.display()))?;
     let len = f.metadata().map(|m| m.len()).ok();
 
@@ -60,7 +63,7 @@ pub fn run_import(
             );
         }
     };
-    write_records(path, &records, timeout)
+    write_records(store, &records, timeout)
 }
 
 /// Generates `demo_catalog(products)`, imports it into the store at `origin_url`, and
@@ -68,18 +71,18 @@ pub fn run_import(
 /// when given, for load tests.
 ///
 /// # Errors
-/// The URL is not a `sqlite://` URL, `products` is 0, or the store or the paths file
-/// cannot be written.
+/// The URL names no store that takes imports, `products` is 0, or the store or the
+/// paths file cannot be written.
 pub fn run_seed(
     origin_url: &str,
     products: usize,
     paths_out: Option<&Path>,
     timeout: Duration,
 ) -> anyhow::Result<ImportSummary> {
-    let path = sqlite_path(origin_url)?;
+    let store = Store::of(origin_url)?;
     anyhow::ensure!(products > 0, "--products must be at least 1");
     let records = seed::demo_catalog(products);
-    let summary = write_records(path, &records, timeout)?;
+    let summary = write_records(store, &records, timeout)?;
     if let Some(out) = paths_out {
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -93,40 +96,85 @@ pub fn run_seed(
     Ok(summary)
 }
 
-/// The file path of a `sqlite://PATH` URL.
-fn sqlite_path(origin_url: &str) -> anyhow::Result<&str> {
-    match origin_url.split_once("://") {
-        Some(("sqlite", path)) => Ok(path),
-        Some((scheme, _)) => anyhow::bail!(
-            "import writes to a SQLite store only, for now; origin.url uses {scheme}://, \
-             set it to sqlite://PATH (for example with SYNEDGE_ORIGIN__URL)"
-        ),
-        None => anyhow::bail!("origin.url must look like sqlite://PATH"),
+/// A store that takes imports, named by `origin.url`.
+#[derive(Clone, Copy)]
+enum Store<'a> {
+    /// The file path of a `sqlite://PATH` URL.
+    Sqlite(&'a str),
+    /// A whole `postgres://` (or `postgresql://`) URL.
+    Postgres(&'a str),
+}
+
+impl<'a> Store<'a> {
+    fn of(origin_url: &'a str) -> anyhow::Result<Self> {
+        match origin_url.split_once("://") {
+            Some(("sqlite", path)) => Ok(Self::Sqlite(path)),
+            Some(("postgres" | "postgresql", _)) => Ok(Self::Postgres(origin_url)),
+            Some((scheme, _)) => anyhow::bail!(
+                "import writes to a SQLite or PostgreSQL store; origin.url uses {scheme}://, \
+                 set it to sqlite://PATH or postgres://USER@HOST/DATABASE (for example with \
+                 SYNEDGE_ORIGIN__URL)"
+            ),
+            None => anyhow::bail!(
+                "origin.url must look like sqlite://PATH or postgres://USER@HOST/DATABASE"
+            ),
+        }
     }
 }
 
 fn write_records(
-    path: &str,
+    store: Store<'_>,
     records: &[super::CatalogRecord],
     timeout: Duration,
 ) -> anyhow::Result<ImportSummary> {
-    let origin = SqliteOrigin::open(path, timeout)?;
     let total = records.len();
     let bar = progress_bar(
         Some(total as u64),
         "{msg:>9} [{bar:40}] {pos}/{len} fragments ({eta})",
         "writing",
     );
-    let summary = origin
-        .import(records, |n| {
-            bar.set_position(n as u64);
-            if n == total {
-                bar.set_message("committing");
-            }
-        })
-        .with_context(|| format!("importing into {path}; nothing was written"))?;
+    let progress = |n: usize| {
+        bar.set_position(n as u64);
+        if n == total {
+            bar.set_message("committing");
+        }
+    };
+    let summary = match store {
+        Store::Sqlite(path) => {
+            let origin = SqliteOrigin::open(path, timeout)?;
+            origin
+                .import(records, progress)
+                .with_context(|| format!("importing into {path}; nothing was written"))?
+        }
+        Store::Postgres(url) => write_postgres(url, records, timeout, progress)?,
+    };
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// Runs the PostgreSQL import on a runtime of its own, on a thread of its own, so that
+/// it works from synchronous code and from within another runtime alike.
+fn write_postgres(
+    url: &str,
+    records: &[super::CatalogRecord],
+    timeout: Duration,
+    progress: impl FnMut(usize) + Send,
+) -> anyhow::Result<ImportSummary> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime for the import")?;
+            runtime.block_on(async {
+                // Errors name the URL without its password.
+                let origin = PostgresOrigin::connect(url, timeout).await?;
+                origin.import(records, progress).await
+            })
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 fn progress_bar(len: Option<u64>, template: &str, message: &'static str) -> ProgressBar {
@@ -225,8 +273,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("catalog.ndjson");
         std::fs::write(&file, LINE).unwrap();
-        let e = run_import("postgres://db/synedge", &file, Duration::from_secs(1)).unwrap_err();
-        assert!(e.to_string().contains("SQLite store only"), "{e}");
+        let e = run_import("mysql://db/synedge", &file, Duration::from_secs(1)).unwrap_err();
+        assert!(e.to_string().contains("SQLite or PostgreSQL store"), "{e}");
+        // A PostgreSQL server that is not there: named, without the password.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = format!("postgres://synedge:hunter2@127.0.0.1:{port}/synedge");
+        let e = run_import(&pg, &file, Duration::from_secs(1)).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains(&format!("synedge:***@127.0.0.1:{port}")),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
         assert!(run_import("data/synedge.db", &file, Duration::from_secs(1)).is_err());
         let url = format!("sqlite://{}", dir.path().join("s.db").display());
         let e = run_import(

@@ -186,6 +186,7 @@ fn setup(capacity: usize, batch: usize, interval: Duration) -> (Arc<MemStore>, E
         queue_capacity: capacity,
         batch_size: batch,
         flush_interval: interval,
+        ..EventsConfig::default()
     };
     let (q, w) = channel(&config, store.clone(), Arc::new(Metrics::new()));
     (store, q, w)

@@ -8,6 +8,8 @@
 //! ([`OriginError::is_transient`]).
 
 pub mod guard;
+pub mod http;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -164,16 +166,26 @@ pub fn content_version(html: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(html))
 }
 
-/// Opens the store named by `url` (`sqlite://PATH`), creating it when missing.
+/// Opens the store named by `url` (`sqlite://PATH`, created when missing, or
+/// `http(s)://host/prefix`, an upstream content service).
 ///
 /// # Errors
 /// An unknown scheme, or a store that cannot be opened.
 pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Arc<dyn Origin>> {
     match url.split_once("://") {
         Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteOrigin::open(path, timeout)?)),
+        // Connects and migrates on first use: this function cannot wait.
+        Some(("postgres" | "postgresql", _)) => {
+            Ok(Arc::new(postgres::PostgresOrigin::new(url, timeout)?))
+        }
+        Some((scheme, _))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            Ok(Arc::new(http::HttpOrigin::connect(url, timeout)?))
+        }
         Some((scheme, _)) => anyhow::bail!(
-            "origin.url scheme {scheme:?} is not supported by this build; use sqlite://PATH"
+            "origin.url scheme {scheme:?} is not supported by this build; use sqlite://PATH or http(s)://HOST/PREFIX"
         ),
-        None => anyhow::bail!("origin.url must look like sqlite://PATH"),
+        None => anyhow::bail!("origin.url must look like sqlite://PATH or http(s)://HOST/PREFIX"),
     }
 }

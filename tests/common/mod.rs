@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod browser;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -208,4 +209,50 @@ impl TestServer {
 /// A path for the fixture's Acme drill.
 pub fn acme(retailer: &str, locale: &str) -> String {
     format!("/v1/fragment?retailer={retailer}&locale={locale}&ean=4006381333931")
+}
+
+impl TestServer {
+    /// A server over any `origin` (an HTTP upstream, a stub), with events kept in a
+    /// scratch SQLite file (`db`). `tweak` sets `origin.url` and the rest.
+    pub async fn start_with_origin(
+        origin: Arc<dyn synedge::origin::Origin>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("events.db");
+        let mut config = Config::default();
+        config.admin.token = Some(synedge::config::Secret::new(TOKEN));
+        config.events.store = format!("sqlite://{}", db.display());
+        tweak(&mut config);
+        assert_eq!(config.validate(), vec![]);
+        let events =
+            Arc::new(SqliteOrigin::open(db.to_str().unwrap(), config.origin.timeout).unwrap());
+        let public_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (public, admin) = (
+            public_l.local_addr().unwrap(),
+            admin_l.local_addr().unwrap(),
+        );
+        let app = App::build(config, origin, events);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let s = Self {
+            public,
+            admin,
+            app,
+            db,
+            shutdown,
+            task,
+            client,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if s.get("/readyz").await.status == StatusCode::OK {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("server did not become ready");
+    }
 }

@@ -1,0 +1,461 @@
+//! Where the PostgreSQL store lives and how to reach it: `origin.url` parsed into a
+//! `tokio_postgres::Config` plus a rustls connector, and the URL as it may be shown.
+//!
+//! tokio-postgres understands `sslmode=disable|prefer|require` only, and never verifies
+//! certificates itself, so the libpq TLS parameters are taken out of the URL here and
+//! turned into a rustls configuration with libpq's meaning:
+//!
+//! | `sslmode` | TLS | certificate check |
+//! |---|---|---|
+//! | absent, `disable`, `allow` | no | — |
+//! | `prefer` | when the server offers it | none |
+//! | `require` | yes | none; with `sslrootcert=`, the chain (as libpq does) |
+//! | `verify-ca` | yes | the chain, against the roots |
+//! | `verify-full` | yes | the chain and the host name |
+//!
+//! Roots come from `sslrootcert=PATH` (a PEM bundle) or, without it or with
+//! `sslrootcert=system`, from the system trust store (rustls-native-certs). Client
+//! certificates (`sslcert`, `sslkey`) are refused rather than ignored.
+//!
+//! Invariant: no message built here or by the store contains the password: URLs are
+//! shown through [`redact`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// `application_name` of pooled connections, unless the URL sets one.
+pub const APPLICATION_NAME: &str = "synedge";
+
+/// A parsed `origin.url`: everything needed to open connections.
+#[derive(Clone)]
+pub struct Target {
+    /// Connection settings, TLS mode included; never shown (it holds the password).
+    pub pg: tokio_postgres::Config,
+    /// Always a rustls connector: with `SslMode::Disable` tokio-postgres never uses it,
+    /// and one connector type keeps every connection the same type.
+    pub tls: MakeRustlsConnect,
+    /// The URL without its password, for messages and logs.
+    pub shown: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the server's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    Nothing,
+    Chain,
+    ChainAndName,
+}
+
+impl Target {
+    /// Parses a `postgres://` or `postgresql://` URL. `timeout` becomes the connect
+    /// timeout unless the URL sets `connect_timeout`.
+    ///
+    /// # Errors
+    /// A URL tokio-postgres cannot read, an unknown `sslmode`, client certificates, or a
+    /// CA bundle that cannot be read; each message names the URL without its password.
+    pub fn parse(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let shown = redact(url);
+        let (scheme, _) = url
+            .split_once("://")
+            .ok_or_else(|| anyhow!("{shown}: not a postgres:// URL"))?;
+        anyhow::ensure!(
+            matches!(scheme, "postgres" | "postgresql"),
+            "{shown}: not a postgres:// URL"
+        );
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut kept = Vec::new();
+        let mut sslmode = None;
+        let mut rootcert = None;
+        for piece in query.split('&').filter(|p| !p.is_empty()) {
+            let Some((key, value)) = form_urlencoded::parse(piece.as_bytes()).next() else {
+                continue;
+            };
+            match &*key {
+                "sslmode" => sslmode = Some(value.into_owned()),
+                "sslrootcert" => rootcert = Some(value.into_owned()),
+                "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" => bail!(
+                    "{shown}: {key} is not supported (client certificates and CRLs); \
+                     authenticate with a password or trust rule instead"
+                ),
+                _ => kept.push(piece),
+            }
+        }
+        let rest = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        let mut pg: tokio_postgres::Config = rest.parse().map_err(|e| {
+            anyhow!("{shown}: not a usable PostgreSQL URL ({e})").context(
+                "accepted: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]",
+            )
+        })?;
+        anyhow::ensure!(
+            !pg.get_hosts().is_empty(),
+            "{shown}: the URL names no host (postgres://USER@HOST[:PORT]/DATABASE)"
+        );
+
+        let (mode, verify) = match sslmode.as_deref() {
+            None | Some("disable" | "allow") => (SslMode::Disable, Verify::Nothing),
+            Some("prefer") => (SslMode::Prefer, Verify::Nothing),
+            Some("require") if rootcert.is_some() => (SslMode::Require, Verify::Chain),
+            Some("require") => (SslMode::Require, Verify::Nothing),
+            Some("verify-ca") => (SslMode::Require, Verify::Chain),
+            Some("verify-full") => (SslMode::Require, Verify::ChainAndName),
+            Some(other) => bail!(
+                "{shown}: sslmode={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ),
+        };
+        pg.ssl_mode(mode);
+        let config = if verify == Verify::Nothing {
+            unverified_tls()?
+        } else {
+            let roots = match rootcert.as_deref() {
+                None | Some("system") => system_roots(&shown)?,
+                Some(path) => file_roots(path, &shown)?,
+            };
+            verified_tls(roots, verify == Verify::ChainAndName)?
+        };
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(timeout);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name(APPLICATION_NAME);
+        }
+        Ok(Self {
+            pg,
+            tls: MakeRustlsConnect::new(config),
+            shown,
+        })
+    }
+}
+
+/// `url` with the password (in the user part or a `password=` parameter) replaced by
+/// `***`, for messages. Never fails: a URL it cannot read comes back unchanged in its
+/// non-secret parts as far as they can be told apart.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    // The user part ends at the last '@' before the path: a password may contain '/'.
+    let mut out = format!("{scheme}://");
+    match before_query.rfind('@') {
+        Some(at) => {
+            let (userinfo, host_path) = before_query.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(host_path);
+        }
+        None => out.push_str(before_query),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let pieces: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push_str(&pieces.join("&"));
+    }
+    out
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn system_roots(shown: &str) -> anyhow::Result<RootCertStore> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map_or_else(String::new, |e| format!(" ({e})"));
+        bail!(
+            "{shown}: the URL asks for a verified TLS connection, but no trusted root \
+             certificates were found on this system{why}; install ca-certificates, set \
+             SSL_CERT_FILE, or name a CA bundle with sslrootcert=PATH"
+        );
+    }
+    Ok(roots)
+}
+
+fn file_roots(path: &str, shown: &str) -> anyhow::Result<RootCertStore> {
+    let pem =
+        std::fs::read(path).with_context(|| format!("{shown}: cannot read sslrootcert {path}"))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert =
+            cert.map_err(|e| anyhow!("{shown}: sslrootcert {path} is not a PEM bundle ({e})"))?;
+        roots.add(cert).map_err(|e| {
+            anyhow!("{shown}: sslrootcert {path} holds an unusable certificate ({e})")
+        })?;
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "{shown}: sslrootcert {path} holds no PEM certificates"
+    );
+    Ok(roots)
+}
+
+fn verified_tls(roots: RootCertStore, check_name: bool) -> anyhow::Result<rustls::ClientConfig> {
+    let provider = provider();
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .build()
+    .context("building the TLS certificate verifier")?;
+    let verifier: Arc<dyn ServerCertVerifier> = if check_name {
+        webpki
+    } else {
+        Arc::new(ChainOnly(webpki))
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("invariant: the ring provider supports the default TLS versions")?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+fn unverified_tls() -> anyhow::Result<rustls::ClientConfig> {
+    let provider = provider();
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .context("invariant: the ring provider supports the default TLS versions")?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth(),
+    )
+}
+
+/// `sslmode=verify-ca`: the chain must lead to a trusted root; the name may differ.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `sslmode=require` (and `prefer`) without roots: encrypted, not authenticated, as
+/// libpq does. The handshake signatures are still checked, so the session is sound
+/// against passive listeners.
+// SECURITY: this is what the operator asked for with sslmode=require; verify-full is
+// the mode that stops an active man in the middle, and the module docs say so.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_secs(2);
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("postgres://app:s3cr/t@db.internal:5432/synedge?sslmode=require"),
+            "postgres://app:***@db.internal:5432/synedge?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgresql://app@db/synedge?password=hunter2&sslmode=disable"),
+            "postgresql://app@db/synedge?password=***&sslmode=disable"
+        );
+        assert_eq!(redact("postgres://db/synedge"), "postgres://db/synedge");
+        assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn tls_modes_follow_libpq() {
+        let t = Target::parse("postgres://u:pw@127.0.0.1:5/db", T).unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(t.pg.get_connect_timeout(), Some(&T));
+        assert_eq!(t.pg.get_application_name(), Some(APPLICATION_NAME));
+        assert_eq!(t.pg.get_dbname(), Some("db"));
+        assert_eq!(t.shown, "postgres://u:***@127.0.0.1:5/db");
+        for (mode, want) in [
+            ("disable", SslMode::Disable),
+            ("allow", SslMode::Disable),
+            ("prefer", SslMode::Prefer),
+            ("require", SslMode::Require),
+        ] {
+            let url = format!(
+                "postgresql://u@h/db?sslmode={mode}&application_name=edge-7&connect_timeout=3"
+            );
+            let t = Target::parse(&url, T).unwrap();
+            assert_eq!(t.pg.get_ssl_mode(), want, "{mode}");
+            assert_eq!(t.pg.get_application_name(), Some("edge-7"));
+            assert_eq!(t.pg.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        }
+    }
+
+    #[test]
+    fn verified_modes_read_the_ca_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        let e = Target::parse(
+            &format!(
+                "postgres://u:pw@h/db?sslmode=verify-full&sslrootcert={}",
+                empty.display()
+            ),
+            T,
+        )
+        .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(text.contains("holds no PEM certificates"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+        let missing = dir.path().join("missing.pem");
+        let e = Target::parse(
+            &format!(
+                "postgres://u:pw@h/db?sslmode=verify-ca&sslrootcert={}",
+                missing.display()
+            ),
+            T,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("cannot read sslrootcert"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_named_without_their_password() {
+        for (url, want) in [
+            ("postgres://u:pw@h/db?sslmode=sometimes", "is not one of"),
+            (
+                "postgres://u:pw@h/db?sslcert=/c.pem",
+                "sslcert is not supported",
+            ),
+            (
+                "postgres://u:pw@h/db?bogus=1",
+                "not a usable PostgreSQL URL",
+            ),
+            ("postgres://u:pw@h:port/db", "not a usable PostgreSQL URL"),
+            ("mysql://u:pw@h/db", "not a postgres:// URL"),
+        ] {
+            let e = Target::parse(url, T).unwrap_err();
+            let text = format!("{e:#}");
+            assert!(text.contains(want), "{url}: {text}");
+            assert!(!text.contains(":pw@"), "{url}: {text}");
+            assert!(text.contains("u:***@h"), "{url}: {text}");
+        }
+    }
+}
