@@ -1,23 +1,14 @@
 //! The real `synedge` binary: configuration errors, check-config, import, seed, and
 //! `serve --demo` from start to SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_synedge");
-
-fn synedge(dir: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    // Run where no config/default.toml exists, with no SYNEDGE_* from the caller.
-    c.current_dir(dir);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SYNEDGE_")) {
-        c.env_remove(k);
-    }
-    c.env("RUST_LOG", "info");
-    c
-}
+use common::process::{Server, http_get, http_post, oha, spawn_serve, synedge};
 
 #[test]
 fn a_bad_config_names_every_problem_and_exits_78_before_binding() {
@@ -127,103 +118,6 @@ fn import_rejects_a_bad_file_atomically_then_accepts_a_good_one() {
     assert!(!store.is_empty().unwrap());
 }
 
-/// Sends one HTTP/1.1 request and returns (status, body).
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Starts `synedge serve` on port 0 with `extra` arguments; returns the child and the
-/// public and admin addresses it logged.
-fn spawn_serve(dir: &Path, extra: &[&str]) -> (Server, String, String) {
-    let mut child = synedge(dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The log line "listening public=… admin=…" tells where it bound.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut public, mut admin) = (String::new(), String::new());
-    while public.is_empty() && Instant::now() < deadline {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server log ended early");
-        if line.contains("listening") {
-            let field = |name: &str| {
-                line.split(&format!("{name}="))
-                    .nth(1)
-                    .unwrap()
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            };
-            public = field("public");
-            admin = field("admin");
-        }
-    }
-    assert!(!public.is_empty(), "no listening line");
-    let mut ready = false;
-    while !ready && Instant::now() < deadline {
-        ready = http_get(&public, "/readyz").0 == 200;
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(ready);
-    (Server(child), public, admin)
-}
-
-/// A running server, killed if a failing test leaves it running.
-struct Server(std::process::Child);
-
-impl Server {
-    fn sigterm(&self) {
-        std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        self.0.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 #[test]
 fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,21 +149,6 @@ fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
         .status()
         .unwrap();
     assert!(!hc.success(), "healthcheck fails once the server is gone");
-}
-
-/// Sends one HTTP/1.1 POST and returns the status.
-fn http_post(addr: &str, path: &str, body: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out[9..12].parse().unwrap()
 }
 
 #[test]
@@ -305,21 +184,6 @@ fn sigterm_writes_every_queued_event_before_exiting() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].product, "ean:04006381333931");
     assert_eq!(rows[0].count, REQUESTS * 25);
-}
-
-/// `oha`, when installed; `.ci/run` installs it and sets `SYNEDGE_REQUIRE_OHA`, so a
-/// missing one fails there instead of skipping.
-fn oha() -> Option<&'static str> {
-    let found = Command::new("oha").arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("SYNEDGE_REQUIRE_OHA").is_none(),
-            "SYNEDGE_REQUIRE_OHA is set but oha is not on PATH (cargo install oha)"
-        );
-        eprintln!("SKIPPED the closed-loop scaler test: no oha on PATH (cargo install oha)");
-        return None;
-    }
-    Some("oha")
 }
 
 /// Polls the desired count the command actuator wrote until `ok` holds; the last value.

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod postgres;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
