@@ -26,6 +26,10 @@ use crate::domain::{FragmentRequest, InputError};
 use crate::origin::{Invalidation, Lookup, Origin, OriginError};
 use crate::signals::{CacheResult, Metrics, OriginResult};
 
+/// How long a request for an entry within stale-if-error waits for its refresh before
+/// the stale entry is served instead: a healthy local origin answers well within it.
+pub const STALE_IF_SLOW: Duration = Duration::from_millis(5);
+
 /// How an answer relates to the cache, for `X-Cache` and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
@@ -171,33 +175,20 @@ impl FragmentCache {
                     status: CacheStatus::Hit,
                 }),
                 Freshness::Revalidate => {
-                    self.spawn_refresh(key.clone(), req, e);
+                    let _ = self.spawn_refresh(key.clone(), req, e);
                     Some(Served {
                         entry: e.clone(),
                         status: CacheStatus::Stale,
                     })
                 }
-                Freshness::IfError | Freshness::Dead => None,
+                Freshness::IfError => Some(self.refresh_or_stale(key.clone(), req, e).await),
+                Freshness::Dead => None,
             },
             None => None,
         };
         let served = match served {
             Some(s) => s,
-            None => match self.fill(&key, req, now, None).await {
-                Ok(s) => s,
-                Err(err) => match current {
-                    Some(e)
-                        if err.is_transient() && self.freshness(&e, now) == Freshness::IfError =>
-                    {
-                        tracing::warn!(error = %err, "origin failed; serving stale content");
-                        Served {
-                            entry: e,
-                            status: CacheStatus::Stale,
-                        }
-                    }
-                    _ => return Err(err),
-                },
-            },
+            None => self.fill(&key, req, now, None).await?,
         };
         let result = match (served.status, served.entry.content.is_some()) {
             (CacheStatus::Stale, _) => CacheResult::Stale,
@@ -370,23 +361,56 @@ impl FragmentCache {
         result
     }
 
-    /// Starts the one background refresh of a stale entry (no-op if one is running).
-    fn spawn_refresh(&self, key: String, req: &FragmentRequest, stale: &Arc<CachedFragment>) {
+    /// For an entry past stale-while-revalidate but within stale-if-error: refresh it,
+    /// but wait for the origin at most [`STALE_IF_SLOW`]; a slow, failing or
+    /// breaker-stopped origin gets the stale entry served at once while the refresh
+    /// carries on in the background. One refresh per entry: the others meanwhile get
+    /// the stale entry without waiting. So a dead or hanging origin costs no latency
+    /// for content the cache holds.
+    async fn refresh_or_stale(
+        &self,
+        key: String,
+        req: &FragmentRequest,
+        stale: &Arc<CachedFragment>,
+    ) -> Served {
+        let stale_answer = || Served {
+            entry: stale.clone(),
+            status: CacheStatus::Stale,
+        };
+        let Some(refresh) = self.spawn_refresh(key, req, stale) else {
+            return stale_answer();
+        };
+        match tokio::time::timeout(STALE_IF_SLOW, refresh).await {
+            Ok(Ok(Some(served))) => served,
+            Ok(_) => {
+                tracing::debug!("origin failed; serving stale content");
+                stale_answer()
+            }
+            Err(_) => stale_answer(),
+        }
+    }
+
+    /// Starts the one background refresh of a stale entry: `None` if one is running.
+    /// The task yields the new answer, or `None` when the origin failed.
+    fn spawn_refresh(
+        &self,
+        key: String,
+        req: &FragmentRequest,
+        stale: &Arc<CachedFragment>,
+    ) -> Option<tokio::task::JoinHandle<Option<Served>>> {
         if !stale.claim_refresh() {
-            return;
+            return None;
         }
         let this = self.clone();
         let req = req.clone();
         let stale = stale.clone();
-        tokio::spawn(async move {
-            if this
-                .fill(&key, &req, Instant::now(), Some(&stale))
-                .await
-                .is_err()
-            {
+        Some(tokio::spawn(async move {
+            let result = this.fill(&key, &req, Instant::now(), Some(&stale)).await;
+            if result.is_err() {
                 stale.release_refresh();
             }
-        });
+            result.ok()
+        }))
     }
 
     /// Drops the entry for one normalized key at once.

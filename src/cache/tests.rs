@@ -238,14 +238,54 @@ async fn no_content_is_cached_for_negative_ttl() {
         (CacheStatus::Hit, true)
     );
     assert_eq!(origin.calls(), 1);
-    // Content appears; once negative_ttl (+ stale-while-revalidate) has passed it shows.
+    // Content appears; once negative_ttl (+ stale-while-revalidate) has passed, the
+    // next request refreshes it (this origin takes 50 ms, longer than STALE_IF_SLOW, so
+    // that request still gets the old answer) and the one after sees it.
     origin.set(Ok(found("<p>new</p>")));
     tokio::time::advance(NEG + SWR).await;
     let s = c.get(&r).await.unwrap();
     assert_eq!(
-        (s.status, body(&s)),
-        (CacheStatus::Miss, &b"<p>new</p>"[..])
+        (s.status, s.entry.content.is_none()),
+        (CacheStatus::Stale, true)
     );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let s = c.get(&r).await.unwrap();
+    assert_eq!((s.status, body(&s)), (CacheStatus::Hit, &b"<p>new</p>"[..]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_stale_while_revalidate_a_fast_origin_answers_and_a_slow_one_is_not_waited_for() {
+    let origin = Arc::new(Scripted {
+        delay: Duration::from_millis(1),
+        ..Arc::into_inner(Scripted::new("<p>v1</p>")).unwrap()
+    });
+    let c = cache(origin.clone());
+    let r = req(Q);
+    c.get(&r).await.unwrap();
+    origin.set(Ok(found("<p>v2</p>")));
+    tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
+    let s = c.get(&r).await.unwrap();
+    assert_eq!((s.status, body(&s)), (CacheStatus::Miss, &b"<p>v2</p>"[..]));
+
+    // A hanging origin: the stale entry comes back after STALE_IF_SLOW, not after the
+    // origin timeout; meanwhile others get it at once.
+    let slow = Arc::new(Scripted {
+        delay: Duration::from_secs(3),
+        ..Arc::into_inner(Scripted::new("<p>v1</p>")).unwrap()
+    });
+    let c = cache(slow.clone());
+    c.get(&r).await.unwrap();
+    tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let s = c.get(&r).await.unwrap();
+        assert_eq!(
+            (s.status, body(&s)),
+            (CacheStatus::Stale, &b"<p>v1</p>"[..])
+        );
+        assert!(started.elapsed() <= STALE_IF_SLOW);
+    }
+    assert_eq!(slow.calls(), 2, "one refresh at a time");
 }
 
 #[tokio::test(start_paused = true)]
@@ -384,7 +424,8 @@ async fn no_store_answers_are_served_but_never_kept() {
         ..Directives::default()
     };
     origin.set(Ok(from_http("<p>private</p>", "\"p\"", d)));
-    tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
+    // Past stale-if-error: fetched in the foreground each time, never kept.
+    tokio::time::advance(TTL + SIE).await;
     for _ in 0..3 {
         let s = c.get(&r).await.unwrap();
         assert_eq!(
@@ -392,7 +433,6 @@ async fn no_store_answers_are_served_but_never_kept() {
             (CacheStatus::Miss, &b"<p>private</p>"[..])
         );
     }
-    // The old entry went too: nothing is left to serve stale.
     assert_eq!(origin.calls(), 4);
     origin.set(Err(OriginError::Unavailable("down".into())));
     assert!(c.get(&r).await.is_err());

@@ -11,9 +11,10 @@
 //! down when latency falls; an idle, fast instance climbs back to the initial limit, so
 //! the limit recovers once the overload is gone.
 //!
-//! Admission is by priority: requests that would miss the cache (origin work) and event
-//! beacons may use only part of the limit, fragment requests the cache answers all of it,
-//! and probes are never limited. Over its share a request is answered 503 at once, with
+//! Admission is by priority, in two pools: fragment requests the cache answers may have
+//! up to the limit in flight; requests that would miss the cache (origin work), event
+//! beacons and the rest only a share of it, and only while both pools together are under
+//! it; probes are never limited (nor measured). Over its share a request is answered 503 at once, with
 //! `Retry-After`: nothing queues.
 //!
 //! Invariants: admission is two atomic operations (plus, near the limit, one cache
@@ -55,7 +56,11 @@ pub enum Priority {
 /// The limiter. One per public listener.
 #[derive(Debug)]
 pub struct Limiter {
-    in_flight: AtomicUsize,
+    /// Requests in flight per pool: high priority (up to the limit) and low priority (up
+    /// to its share, and only while the two together are under the limit). Slow
+    /// low-priority work therefore cannot crowd out cache hits.
+    high: AtomicUsize,
+    low: AtomicUsize,
     limit: AtomicUsize,
     max_limit: usize,
     /// This window's finished requests: count, summed latency (µs), peak in flight.
@@ -80,12 +85,17 @@ struct Gradient {
 #[derive(Debug)]
 pub struct Permit<'a> {
     limiter: &'a Limiter,
+    /// The pool it counts in; `None` for exempt requests, which count nowhere.
+    pool: Option<&'a AtomicUsize>,
     started: Instant,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.limiter.finish(self.started.elapsed());
+        if let Some(pool) = self.pool {
+            pool.fetch_sub(1, Relaxed);
+            self.limiter.finish(self.started.elapsed());
+        }
     }
 }
 
@@ -95,7 +105,8 @@ impl Limiter {
         let max_limit = max_limit.max(MIN_LIMIT);
         let initial = INITIAL_LIMIT.clamp(MIN_LIMIT, max_limit);
         Self {
-            in_flight: AtomicUsize::new(0),
+            high: AtomicUsize::new(0),
+            low: AtomicUsize::new(0),
             limit: AtomicUsize::new(initial),
             max_limit,
             count: AtomicU64::new(0),
@@ -116,37 +127,48 @@ impl Limiter {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Relaxed)
+        self.high.load(Relaxed) + self.low.load(Relaxed)
     }
 
-    /// Whether a request of `priority` would be admitted now, before classifying it
-    /// further: `true` means there is room even for low-priority work, so callers can
-    /// skip the (cheap, but not free) cache check.
+    fn low_cap(&self) -> usize {
+        ((self.limit() as f64 * LOW_PRIORITY_SHARE) as usize).max(1)
+    }
+
+    /// Whether low-priority work would be admitted now: then callers need not classify
+    /// a request further (which, for a fragment, means a cache lookup).
     pub fn has_room_for_low(&self) -> bool {
-        (self.in_flight() as f64) < self.limit() as f64 * LOW_PRIORITY_SHARE
+        self.low.load(Relaxed) < self.low_cap() && self.in_flight() < self.limit()
     }
 
     /// Admits a request of `priority`, or `None`: shed it.
     pub fn try_acquire(&self, priority: Priority) -> Option<Permit<'_>> {
-        let cap = match priority {
-            Priority::Exempt => usize::MAX,
-            Priority::High => self.limit(),
-            Priority::Low => ((self.limit() as f64 * LOW_PRIORITY_SHARE) as usize).max(1),
+        let (pool, cap) = match priority {
+            Priority::Exempt => {
+                return Some(Permit {
+                    limiter: self,
+                    pool: None,
+                    started: Instant::now(),
+                });
+            }
+            Priority::High => (&self.high, self.limit()),
+            Priority::Low => (&self.low, self.low_cap()),
         };
-        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
-        if now > cap {
-            self.in_flight.fetch_sub(1, Relaxed);
+        let mine = pool.fetch_add(1, Relaxed) + 1;
+        let total = self.in_flight();
+        let over = mine > cap || (priority == Priority::Low && total > self.limit());
+        if over {
+            pool.fetch_sub(1, Relaxed);
             return None;
         }
-        self.peak.fetch_max(now, Relaxed);
+        self.peak.fetch_max(total, Relaxed);
         Some(Permit {
             limiter: self,
+            pool: Some(pool),
             started: Instant::now(),
         })
     }
 
     fn finish(&self, took: Duration) {
-        self.in_flight.fetch_sub(1, Relaxed);
         self.count.fetch_add(1, Relaxed);
         self.sum_us
             .fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
@@ -169,15 +191,25 @@ impl Limiter {
         let count = self.count.swap(0, Relaxed);
         let sum = self.sum_us.swap(0, Relaxed);
         let peak = self.peak.swap(self.in_flight(), Relaxed);
-        if count < MIN_SAMPLES {
-            return;
-        }
-        let short = (sum as f64 / count as f64).max(1.0);
         let Ok(mut g) = self.state.try_lock() else {
             return;
         };
-        let limit = self.update(&mut g, short, peak);
+        let limit = if count < MIN_SAMPLES {
+            // Too few requests to judge latency by: a quiet instance, which recovers.
+            Self::recover(&mut g)
+        } else {
+            self.update(&mut g, (sum as f64 / count as f64).max(1.0), peak)
+        };
         self.limit.store(limit, Relaxed);
+    }
+
+    /// An idle, fast window: an unused limit is no evidence for a higher one, but a
+    /// limit squeezed by an earlier overload climbs back to the initial one.
+    fn recover(g: &mut Gradient) -> usize {
+        if g.estimate < INITIAL_LIMIT as f64 {
+            g.estimate = (g.estimate + g.estimate.sqrt()).min(INITIAL_LIMIT as f64);
+        }
+        g.estimate.round() as usize
     }
 
     /// One gradient step: the new limit, given this window's mean latency (µs) and the
@@ -192,13 +224,7 @@ impl Limiter {
         let limit = g.estimate;
         let healthy = short_us <= g.long_us * TOLERANCE;
         let next = if (peak as f64) < limit / 2.0 && healthy {
-            // Idle and fast: an unused limit is no evidence for a higher one, but a limit
-            // squeezed by an earlier overload climbs back to the initial one.
-            if limit < INITIAL_LIMIT as f64 {
-                (limit + limit.sqrt()).min(INITIAL_LIMIT as f64)
-            } else {
-                limit
-            }
+            return Self::recover(g);
         } else {
             let gradient = (TOLERANCE * g.long_us / short_us).clamp(0.5, 1.0);
             if gradient >= 1.0 {
@@ -264,12 +290,18 @@ mod tests {
             .collect();
         assert!(l.try_acquire(Priority::Low).is_none(), "over the low share");
         assert!(!l.has_room_for_low());
-        let high: Vec<_> = (low_cap..INITIAL_LIMIT)
+        // Slow low-priority work does not crowd out hits: they have the whole limit.
+        let high: Vec<_> = (0..INITIAL_LIMIT)
             .map(|_| l.try_acquire(Priority::High).unwrap())
             .collect();
         assert!(l.try_acquire(Priority::High).is_none(), "at the limit");
+        drop(low);
+        assert!(
+            l.try_acquire(Priority::Low).is_none(),
+            "hits fill the limit"
+        );
         assert!(l.try_acquire(Priority::Exempt).is_some());
-        drop((low, high));
+        drop(high);
         assert_eq!(l.in_flight(), 0);
         assert!(l.try_acquire(Priority::Low).is_some());
     }
