@@ -316,8 +316,9 @@ async fn overload_sheds_misses_keeps_hits_fast_and_probes_up_then_recovers() {
     upstream.set(SLOW);
     let cold: Vec<String> = (100..5100).map(fragment_path).collect();
     let cold_urls = url_file(dir.path(), "cold.txt", &public, &cold);
-    // 400 connections asking 2,000 misses a second: ~600 wanted in flight at 300 ms each.
-    let flood = start_oha(oha, &cold_urls, 5, 400, 2000);
+    // 400 connections asking 1,000 misses a second: ~300 wanted in flight at 300 ms
+    // each, where the upstream carries 64.
+    let flood = start_oha(oha, &cold_urls, 5, 400, 1000);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let hits = start_oha(oha, &hot_urls, 2, 4, 200);
     let mut healthz = Vec::new();
