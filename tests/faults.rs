@@ -409,6 +409,16 @@ async fn slowloris_and_oversized_requests_are_cut_off_without_hurting_others() {
             "a slowloris client held on for {held:?}"
         );
     }
+    // An idle keep-alive connection is closed after the same timeout.
+    let mut idle = std::net::TcpStream::connect(&public).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(idle.read(&mut buf).unwrap() > 0);
+    let started = Instant::now();
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0, "closed, not answered");
+    let idle_for = started.elapsed();
+    assert!(idle_for < Duration::from_millis(2500), "{idle_for:?}");
     // Oversized: headers (431 or cut), query (414), beacon body (413).
     let mut s = std::net::TcpStream::connect(&public).unwrap();
     let big = "a".repeat(100 * 1024);
