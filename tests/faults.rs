@@ -411,7 +411,8 @@ async fn slowloris_and_oversized_requests_are_cut_off_without_hurting_others() {
     }
     // An idle keep-alive connection is closed after the same timeout.
     let mut idle = std::net::TcpStream::connect(&public).unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 512];
     assert!(idle.read(&mut buf).unwrap() > 0);
