@@ -130,7 +130,10 @@ impl HttpOrigin {
     /// A malformed URL, or `https` on a system without root certificates.
     pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let upstream = Upstream::parse(url).map_err(|why| anyhow::anyhow!("origin.url {why}"))?;
-        let tls = upstream.https.then(system_tls).transpose()?;
+        let tls = upstream
+            .https
+            .then(|| system_tls("origin.url"))
+            .transpose()?;
         Self::build(upstream, timeout, tls)
     }
 

@@ -845,22 +845,10 @@ fn bearer(token: &str) -> Result<HeaderValue, &'static str> {
     Ok(value)
 }
 
-/// TLS verified against the system trust store (webhook).
+/// TLS verified against the system trust store (webhook): the HTTP origin's builder,
+/// its error naming this key.
 fn system_tls() -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        let why = found
-            .errors
-            .first()
-            .map_or_else(String::new, |e| format!(" ({e})"));
-        bail!(
-            "scaler.actuator.url is https, but no trusted root certificates were found on \
-             this system{why}; install ca-certificates or set SSL_CERT_FILE"
-        );
-    }
-    client_tls(roots)
+    crate::origin::http::system_tls("scaler.actuator.url")
 }
 
 /// TLS verified against the CA bundle at `ca_file` only (the cluster's CA).
@@ -882,20 +870,7 @@ fn ca_tls(ca_file: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     if roots.is_empty() {
         bail!("{KEY}: {} holds no PEM certificates", ca_file.display());
     }
-    client_tls(roots)
-}
-
-/// A client config on the ring provider, built explicitly so that no process-wide default
-/// provider has to be installed first. HTTP/1.1 only: that is what we speak.
-fn client_tls(roots: rustls::RootCertStore) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("invariant: the ring provider supports the default TLS versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    crate::origin::http::client_tls(roots)
 }
 
 /// The start of an error body, on one line, for an error message.

@@ -95,13 +95,24 @@ impl TestServer {
         let origin = Arc::new(
             SqliteOrigin::open(config.sqlite_path().unwrap(), config.origin.timeout).unwrap(),
         );
+        Self::launch(config, origin.clone(), origin, db, dir).await
+    }
+
+    /// Builds the app, runs it on two port-0 listeners, and waits until it is ready.
+    async fn launch(
+        config: Config,
+        origin: Arc<dyn synedge::origin::Origin>,
+        events: Arc<dyn synedge::events::EventStore>,
+        db: PathBuf,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let public_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (public, admin) = (
             public_l.local_addr().unwrap(),
             admin_l.local_addr().unwrap(),
         );
-        let app = App::build(config, origin.clone(), origin);
+        let app = App::build(config, origin, events);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
         let client = Client::builder(TokioExecutor::new()).build_http();
@@ -228,32 +239,6 @@ impl TestServer {
         assert_eq!(config.validate(), vec![]);
         let events =
             Arc::new(SqliteOrigin::open(db.to_str().unwrap(), config.origin.timeout).unwrap());
-        let public_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let admin_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (public, admin) = (
-            public_l.local_addr().unwrap(),
-            admin_l.local_addr().unwrap(),
-        );
-        let app = App::build(config, origin, events);
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        let s = Self {
-            public,
-            admin,
-            app,
-            db,
-            shutdown,
-            task,
-            client,
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if s.get("/readyz").await.status == StatusCode::OK {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("server did not become ready");
+        Self::launch(config, origin, events, db, dir).await
     }
 }

@@ -154,7 +154,8 @@ impl Write for Stream {
 ///
 /// # Errors
 /// No usable root certificate on this system.
-pub fn system_tls() -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// `key` names the setting that asked for https, for the error.
+pub fn system_tls(key: &str) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(found.certs);
@@ -164,7 +165,7 @@ pub fn system_tls() -> anyhow::Result<Arc<rustls::ClientConfig>> {
             .first()
             .map_or_else(String::new, |e| format!(" ({e})"));
         anyhow::bail!(
-            "origin.url is https, but no trusted root certificates were found on this \
+            "{key} is https, but no trusted root certificates were found on this \
              system{why}; install ca-certificates or set SSL_CERT_FILE"
         );
     }
