@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
     store.import(&seed::demo_catalog(PRODUCTS), |_| {}).unwrap();
     let paths = seed::request_paths(PRODUCTS);
     let store = Arc::new(store);
-    let app = App::build(Config::default(), store.clone(), store);
+    let app = App::build(Config::default(), store.clone(), store).unwrap();
     let router = app.public_router();
     // Warm every key.
     rt.block_on(async {

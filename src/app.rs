@@ -12,6 +12,7 @@ use crate::cache::{CacheSettings, FragmentCache};
 use crate::config::Config;
 use crate::events::{self, EventStore};
 use crate::origin::Origin;
+use crate::server::tls::{Tls, TlsError};
 use crate::server::{self, AppState, FragmentHeaders, ServeOptions};
 use crate::shutdown::Readiness;
 use crate::signals::Metrics;
@@ -28,14 +29,19 @@ pub struct App {
     /// The events writer, until [`App::run`] takes it: there is one per queue, and `App`
     /// is cloned (tests keep a copy to look at the state while it runs).
     events_writer: Arc<Mutex<Option<events::Writer>>>,
+    /// HTTPS for the public listener, when `tls.cert` and `tls.key` are set.
+    tls: Option<Tls>,
 }
 
 impl App {
+    /// # Errors
+    /// The TLS certificate or key cannot be served (unreadable, not PEM, or a mismatch).
     pub fn build(
         config: Config,
         origin: Arc<dyn Origin>,
         events_store: Arc<dyn EventStore>,
-    ) -> Self {
+    ) -> Result<Self, TlsError> {
+        let tls = Tls::load(&config.tls)?;
         let metrics = Arc::new(Metrics::new());
         let (queue, writer) =
             events::channel(&config.events, Arc::clone(&events_store), metrics.clone());
@@ -60,11 +66,12 @@ impl App {
             limiter: server::shed::Limiter::new(config.server.max_connections),
             scaler_log: Arc::default(),
         });
-        Self {
+        Ok(Self {
             config,
             state,
             events_writer: Arc::new(Mutex::new(Some(writer))),
-        }
+            tls,
+        })
     }
 
     pub fn public_router(&self) -> axum::Router {
@@ -109,24 +116,37 @@ impl App {
             let scaler = self.scaler()?;
             tasks.spawn(scaler.run(stop_tasks.clone()));
         }
+        if let Some(tls) = &self.tls {
+            tasks.spawn(
+                tls.clone()
+                    .run(self.state.metrics.clone(), stop_tasks.clone()),
+            );
+        }
         // Cancelled only once both listeners are closed, so no 202 can follow its drain.
         tasks.spawn(writer.run(stop_tasks.clone()));
 
-        let opts = ServeOptions {
+        // The admin listener stays plain HTTP: loopback by default, and in a cluster it is
+        // scraped and polled from inside the pod network.
+        let admin_opts = ServeOptions {
             header_read_timeout: self.config.server.header_read_timeout,
             max_connections: self.config.server.max_connections,
             grace: self.config.shutdown.grace,
+            tls: None,
+        };
+        let public_opts = ServeOptions {
+            tls: self.tls.as_ref().map(Tls::server_config),
+            ..admin_opts.clone()
         };
         let public = tokio::spawn(server::serve(
             public,
             self.public_router(),
-            opts.clone(),
+            public_opts,
             stop_serving.clone(),
         ));
         let admin = tokio::spawn(server::serve(
             admin,
             self.admin_router(),
-            opts,
+            admin_opts,
             stop_serving.clone(),
         ));
         self.state.readiness.set(true);

@@ -186,7 +186,10 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("synedge: configuration is valid");
             Ok(())
         }
-        Command::Healthcheck { addr } => healthcheck(addr.unwrap_or(config.server.listen)),
+        Command::Healthcheck { addr } => healthcheck(
+            addr.unwrap_or(config.server.listen),
+            config.tls.cert.is_some(),
+        ),
     }
 }
 
@@ -198,9 +201,13 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let (origin, events_store) = open_stores(&config, demo).await?;
+        // Built before binding, so an unusable certificate stops the start with nothing bound.
+        let app = App::build(config, origin, events_store)?;
+        let config = &app.config;
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
-        tracing::info!(public = %public.local_addr()?, admin = %admin.local_addr()?, origin = %origin::postgres::redact(&config.origin.url), "listening");
+        let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
+        tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %origin::postgres::redact(&config.origin.url), "listening");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
@@ -215,7 +222,7 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         });
-        App::build(config, origin, events_store).run(public, admin, shutdown).await
+        app.run(public, admin, shutdown).await
     })
 }
 
@@ -333,8 +340,9 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Probes `/readyz` with a minimal HTTP/1.0 request: the runtime image has no curl.
-fn healthcheck(mut addr: SocketAddr) -> anyhow::Result<()> {
+/// Probes `/readyz` with a minimal HTTP/1.0 request (over TLS when the listener is
+/// HTTPS): the runtime image has no curl.
+fn healthcheck(mut addr: SocketAddr, https: bool) -> anyhow::Result<()> {
     use std::io::{Read, Write};
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
@@ -344,12 +352,26 @@ fn healthcheck(mut addr: SocketAddr) -> anyhow::Result<()> {
         });
     }
     let timeout = Duration::from_secs(2);
-    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+    let tcp = std::net::TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(timeout))?;
-    s.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    tcp.set_read_timeout(Some(timeout))?;
+    tcp.set_write_timeout(Some(timeout))?;
+    let mut stream: Box<dyn ReadWrite> = if https {
+        // SECURITY: the probe asks this very process whether it is ready; the
+        // certificate is made for the public name, not for 127.0.0.1, so it is not
+        // verified (as a Kubernetes HTTPS probe does not verify it either).
+        let client = Arc::new(origin::http::unverified_tls()?);
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let conn =
+            rustls::ClientConnection::new(client, name).context("starting the TLS handshake")?;
+        Box::new(rustls::StreamOwned::new(conn, tcp))
+    } else {
+        Box::new(tcp)
+    };
+    stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    stream.flush()?;
     let mut head = [0u8; 12];
-    s.read_exact(&mut head).context("reading the answer")?;
+    stream.read_exact(&mut head).context("reading the answer")?;
     anyhow::ensure!(
         &head[9..12] == b"200",
         "/readyz answered {}",
@@ -357,3 +379,6 @@ fn healthcheck(mut addr: SocketAddr) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}

@@ -58,7 +58,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
 use tokio::sync::Semaphore;
 
-pub use connector::{client_tls, system_tls};
+pub use connector::{client_tls, system_tls, unverified_tls};
 
 use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
 use crate::domain::{BrandMpn, FragmentRequest, Gtin14, Sku, normalize_brand};

@@ -44,6 +44,7 @@ pub async fn run(
         header_read_timeout: config.server.header_read_timeout,
         max_connections: 64,
         grace: config.shutdown.grace,
+        tls: None,
     };
     let served = server::serve(
         admin,

@@ -1,10 +1,11 @@
 //! HTTP: the public and admin routers and the accept loop that serves them.
 //!
 //! [`serve`] takes a bound listener and a cancellation token (tests bind port 0), runs
-//! one hyper connection task per client (HTTP/1.1 with keep-alive, or HTTP/2 with prior
-//! knowledge), caps open connections at `server.max_connections`, cuts clients that do not
-//! finish their headers within `server.header_read_timeout`, and on cancellation stops
-//! accepting and lets open connections finish their in-flight requests.
+//! one hyper connection task per client (HTTP/1.1 with keep-alive, or HTTP/2: by ALPN
+//! over TLS, with prior knowledge in clear), caps open connections at
+//! `server.max_connections`, cuts clients that do not finish their TLS handshake or their
+//! headers within `server.header_read_timeout`, and on cancellation stops accepting and
+//! lets open connections finish their in-flight requests.
 
 pub mod admin;
 pub mod embed;
@@ -14,6 +15,7 @@ pub mod fragment;
 mod negotiate;
 pub mod public;
 pub mod shed;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// How long open connections get to finish once we stop accepting.
     pub grace: Duration,
+    /// HTTPS when set (the public listener with `tls.cert` and `tls.key`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains.
@@ -122,12 +126,39 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        // Taken before the handshake, so a drain waits for connections still shaking hands.
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let tls = opts.tls.clone();
+        let handshake_timeout = opts.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served =
+                match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(config) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                        let stream =
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

@@ -191,6 +191,8 @@ pub struct Metrics {
     scaler_decisions: [[Counter; Reason::ALL.len()]; Direction::ALL.len()],
     /// `[ok, error]`.
     scaler_actuations: [Counter; 2],
+    /// `[ok, error]`: certificate reloads of the HTTPS listener.
+    tls_reloads: [Counter; 2],
     /// `[window][field]`: the windows' values as gauges ([`SIGNAL_GAUGES`]).
     signal_gauges: [[Gauge; SIGNAL_GAUGES.len()]; SIGNAL_WINDOWS.len()],
 }
@@ -521,6 +523,14 @@ impl Metrics {
                     &[("result", result)],
                 )
             }),
+            tls_reloads: ["ok", "error"].map(|result| {
+                r.counter(
+                    "synedge_tls_reloads_total",
+                    None,
+                    "Certificate reloads of the HTTPS listener, by result (an error keeps the previous certificate).",
+                    &[("result", result)],
+                )
+            }),
             windows: super::window::Windows::new(),
             signal_gauges: SIGNAL_WINDOWS.map(|(_, label)| {
                 SIGNAL_GAUGES.map(|(name, help)| r.gauge(name, None, help, &[("window", label)]))
@@ -587,6 +597,10 @@ impl Metrics {
 
     pub fn scaler_actuation(&self, ok: bool) {
         self.scaler_actuations[usize::from(!ok)].increment(1);
+    }
+
+    pub fn tls_reload(&self, ok: bool) {
+        self.tls_reloads[usize::from(!ok)].increment(1);
     }
 
     /// Samples CPU into the windows and sets the `synedge_signals_*` gauges; once a second.

@@ -112,7 +112,7 @@ impl TestServer {
             public_l.local_addr().unwrap(),
             admin_l.local_addr().unwrap(),
         );
-        let app = App::build(config, origin, events);
+        let app = App::build(config, origin, events).unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.clone().run(public_l, admin_l, shutdown.clone()));
         let client = Client::builder(TokioExecutor::new()).build_http();
@@ -126,9 +126,12 @@ impl TestServer {
             client,
             _dir: dir,
         };
-        // Ready once run() has flipped readiness.
+        // Ready once run() has flipped readiness (asked over HTTP unless it is HTTPS).
+        let https = s.app.config.tls.cert.is_some();
         for _ in 0..100 {
-            if s.get("/readyz").await.status == StatusCode::OK {
+            if https && s.app.state.readiness.is_ready()
+                || !https && s.get("/readyz").await.status == StatusCode::OK
+            {
                 return s;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -38,9 +38,27 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Starts `synedge serve` on port 0 with `extra` arguments; returns the child and the
-/// public and admin addresses it logged.
+/// Starts `synedge serve` on port 0 with `extra` arguments and waits until `/readyz`
+/// answers 200; returns the child and the public and admin addresses it logged.
 pub fn spawn_serve(dir: &Path, extra: &[&str]) -> (Server, String, String) {
+    let (server, public, admin, _log) = start_serve(dir, extra);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut ready = false;
+    while !ready && Instant::now() < deadline {
+        ready = http_get(&public, "/readyz").0 == 200;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready);
+    (server, public, admin)
+}
+
+/// Starts `synedge serve` on port 0 with `extra` arguments and returns as soon as it has
+/// logged where it listens (it may not be ready yet): the child, the public and admin
+/// addresses, and its log lines from then on.
+pub fn start_serve(
+    dir: &Path,
+    extra: &[&str],
+) -> (Server, String, String, std::sync::mpsc::Receiver<String>) {
     let mut child = synedge(dir)
         .args([
             "serve",
@@ -53,7 +71,8 @@ pub fn spawn_serve(dir: &Path, extra: &[&str]) -> (Server, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The log line "listening public=… admin=…" tells where it bound.
+    // The log line "listening public=… admin=…" tells where it bound. The reader thread
+    // keeps draining the pipe after the receiver is dropped, so logging never blocks.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -82,13 +101,7 @@ pub fn spawn_serve(dir: &Path, extra: &[&str]) -> (Server, String, String) {
         }
     }
     assert!(!public.is_empty(), "no listening line");
-    let mut ready = false;
-    while !ready && Instant::now() < deadline {
-        ready = http_get(&public, "/readyz").0 == 200;
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(ready);
-    (Server(child), public, admin)
+    (Server(child), public, admin, rx)
 }
 
 /// A running server, killed if a failing test leaves it running.

@@ -125,7 +125,7 @@ impl Target {
         };
         pg.ssl_mode(mode);
         let config = if verify == Verify::Nothing {
-            unverified_tls()?
+            crate::origin::http::unverified_tls()?
         } else {
             let roots = match rootcert.as_deref() {
                 None | Some("system") => system_roots(&shown)?,
@@ -249,18 +249,6 @@ fn verified_tls(roots: RootCertStore, check_name: bool) -> anyhow::Result<rustls
         .with_no_client_auth())
 }
 
-fn unverified_tls() -> anyhow::Result<rustls::ClientConfig> {
-    let provider = provider();
-    Ok(
-        rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .context("invariant: the ring provider supports the default TLS versions")?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth(),
-    )
-}
-
 /// `sslmode=verify-ca`: the chain must lead to a trusted root; the name may differ.
 #[derive(Debug)]
 struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
@@ -305,59 +293,6 @@ impl ServerCertVerifier for ChainOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
-    }
-}
-
-/// `sslmode=require` (and `prefer`) without roots: encrypted, not authenticated, as
-/// libpq does. The handshake signatures are still checked, so the session is sound
-/// against passive listeners.
-// SECURITY: this is what the operator asked for with sslmode=require; verify-full is
-// the mode that stops an active man in the middle, and the module docs say so.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
