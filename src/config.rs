@@ -558,6 +558,9 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
+        if is_service_link(path) {
+            continue;
+        }
         let path = path.to_ascii_lowercase().replace("__", ".");
         set_path(&mut table, &defaults, &path, value, name, &mut errors);
     }
@@ -604,6 +607,17 @@ fn read_file(path: &Path, errors: &mut Vec<ConfigError>) -> toml::Table {
             toml::Table::new()
         }
     }
+}
+
+/// Whether `SYNEDGE_<rest>` is one of the variables Kubernetes gives every pod for each
+/// Service in its namespace (`SYNEDGE_SERVICE_HOST`, `SYNEDGE_PORT_8080_TCP_ADDR`,
+/// `SYNEDGE_ADMIN_SERVICE_PORT` for Services named `synedge` and `synedge-admin`, …):
+/// not configuration, though it has our prefix. None has the `__` every key has.
+fn is_service_link(rest: &str) -> bool {
+    !rest.contains("__")
+        && (rest.contains("SERVICE_HOST")
+            || rest.contains("SERVICE_PORT")
+            || rest.split('_').any(|w| w == "PORT"))
 }
 
 /// Sets `section.key[.sub…]` from a string, typed like the default value at that path
@@ -1018,6 +1032,28 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("\"soon\" is not a duration"), "{text}");
         assert!(text.contains("needs admin.token"), "{text}");
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_not_configuration() {
+        let links = [
+            ("SYNEDGE_SERVICE_HOST", "10.0.0.1"),
+            ("SYNEDGE_SERVICE_PORT", "80"),
+            ("SYNEDGE_SERVICE_PORT_HTTP", "80"),
+            ("SYNEDGE_PORT", "tcp://10.0.0.1:80"),
+            ("SYNEDGE_PORT_80_TCP", "tcp://10.0.0.1:80"),
+            ("SYNEDGE_PORT_80_TCP_PROTO", "tcp"),
+            ("SYNEDGE_PORT_80_TCP_PORT", "80"),
+            ("SYNEDGE_PORT_80_TCP_ADDR", "10.0.0.1"),
+            ("SYNEDGE_ADMIN_SERVICE_HOST", "10.0.0.2"),
+            ("SYNEDGE_ADMIN_PORT_9901_TCP_ADDR", "10.0.0.2"),
+            ("SYNEDGE_CACHE__TTL", "90s"),
+        ];
+        let config = load_str("", &links, &[]).unwrap();
+        assert_eq!(config.cache.ttl, Duration::from_secs(90));
+        // A misspelt key is still named, not skipped.
+        let err = load_str("", &[("SYNEDGE_SERVER_LISTEN", "0.0.0.0:1")], &[]).unwrap_err();
+        assert!(err.to_string().contains("SYNEDGE_SERVER_LISTEN"), "{err}");
     }
 
     #[test]
