@@ -7,7 +7,10 @@
 #   loadtest/events.sh                 # 64 connections, 10 s, 10 events per request
 #   CONCS="16 128" DURATION=20 BATCH=50 loadtest/events.sh
 #
-# Everything stays on 127.0.0.1 and stops by itself. Needs oha (`cargo install oha`).
+# One event per request, as browsers send them, is scenarios.sh's `beacons`.
+#
+# Everything stays on 127.0.0.1 (see lib.sh) and stops by itself. Needs oha
+# (`cargo install oha --locked`).
 CONCS=${CONCS:-64} DURATION=${DURATION:-10} BATCH=${BATCH:-10}
 source "$(dirname "$0")/lib.sh"
 
@@ -24,11 +27,9 @@ PY
 start_server
 
 for c in $CONCS; do
-  echo "== $c connections, $BATCH events per request, ${DURATION}s"
-  oha --no-tui -z "${DURATION}s" -c "$c" -m POST -T text/plain -D "$W/body.json" \
-    "http://127.0.0.1:$PORT/v1/events" >"$W/oha.txt"
-  grep -E 'Requests/sec|Slowest|Average|(50|99)\.[0-9]+% in|^ *\[[0-9]{3}\]|Error' "$W/oha.txt"
-  awk -v b="$BATCH" -v d="$DURATION" '/\[202\]/ { printf "accepted events/s: %.0f\n", $2 * b / d }' "$W/oha.txt"
+  oha_run "c=$c batch=$BATCH ${DURATION}s" -z "${DURATION}s" -c "$c" -m POST -T text/plain \
+    -D "$W/body.json" "$BASE/v1/events"
+  echo "accepted events/s: $(( $(status_count 202) * BATCH / DURATION ))"
 done
 sleep 2 # one flush interval, so the writer catches up
 curl -fs "http://127.0.0.1:$ADMIN/metrics" | grep -E '^synedge_events_(accepted|written|rejected)_total|^synedge_events_queue_depth|^synedge_events_flush_duration_seconds_(sum|count)'
