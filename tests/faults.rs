@@ -350,6 +350,12 @@ async fn overload_sheds_misses_keeps_hits_fast_and_probes_up_then_recovers() {
         "hits p99 {loaded} ms vs {unloaded} ms"
     );
     assert!(metric(&admin, "synedge_shed_requests_total{route=\"fragment\"}") > 0.0);
+    // Every 503 the clients saw is in the request counter too, shed ones included.
+    let answered_503 = metric(
+        &admin,
+        "synedge_http_requests_total{route=\"fragment\",status=\"503\"}",
+    );
+    assert!(answered_503 >= shed as f64, "{answered_503} < {shed}");
     // Load gone: the limit climbs back.
     upstream.set(OK);
     let started = Instant::now();

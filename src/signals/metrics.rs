@@ -577,8 +577,13 @@ impl Metrics {
     }
 
     /// A request shed at admission.
+    /// A request answered 503 at admission: counted as answered (with its status, as
+    /// the client saw it) and as shed, but not timed and not in the windows' latency,
+    /// which would read the microseconds a refusal takes as fast service.
     pub fn shed(&self, route: Route) {
-        self.shed_requests[route as usize].increment(1);
+        let r = route as usize;
+        self.shed_requests[r].increment(1);
+        self.http_requests[r][status_index(503)].increment(1);
         self.windows.shed();
     }
 
