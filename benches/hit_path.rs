@@ -1,5 +1,6 @@
 //! The cache-hit path, in process: query parse → normalized key → cache lookup →
-//! response with prebuilt headers (through the real router, metrics layer included).
+//! response with prebuilt headers (through the real router, metrics layer included);
+//! and, for the write path beside it, parsing a beacon body into rollup keys.
 //!
 //! `cargo bench --bench hit_path`
 
@@ -85,5 +86,23 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A `navigator.sendBeacon` body of 10 events (as loadtest/mixed.sh sends), and one.
+fn events_parse(c: &mut Criterion) {
+    let event = |i: usize| {
+        format!(
+            r#"{{"type":"{}","retailer":"shop-one","locale":"en-GB","ean":"4006381333931"}}"#,
+            ["impression", "view", "click", "no_match"][i % 4]
+        )
+    };
+    let ten = format!("[{}]", (0..10).map(event).collect::<Vec<_>>().join(","));
+    let one = event(0);
+    let today = synedge::events::Day::today();
+    for (name, body) in [("events_parse_10", ten), ("events_parse_1", one)] {
+        c.bench_function(name, |b| {
+            b.iter(|| synedge::events::parse_batch(std::hint::black_box(body.as_bytes()), today))
+        });
+    }
+}
+
+criterion_group!(benches, bench, events_parse);
 criterion_main!(benches);

@@ -292,6 +292,27 @@ struct RawEvent<'a> {
 /// # Errors
 /// The first problem found; then no event of the body is valid for queueing.
 pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
+    parse_valid(body, today).map_or_else(|| parse_and_explain(body, today), Ok)
+}
+
+/// The common case in one pass: straight from the bytes into borrowed fields, with no
+/// JSON tree in between. `None` on any problem at all, including strings with escapes
+/// (which cannot be borrowed): [`parse_and_explain`] then finds and names it.
+fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
+    let raws = match body.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'[' => serde_json::from_slice::<Vec<RawEvent<'_>>>(body).ok()?,
+        _ => vec![serde_json::from_slice::<RawEvent<'_>>(body).ok()?],
+    };
+    if raws.is_empty() {
+        return None;
+    }
+    raws.into_iter()
+        .map(|raw| validate_raw(raw, today).ok())
+        .collect()
+}
+
+/// The body through a JSON tree, event by event, to say which one is wrong and why.
+fn parse_and_explain(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
     let whole = |error| BadEvent { index: None, error };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
     let items = match &value {
@@ -315,7 +336,10 @@ pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> 
 }
 
 fn validate(item: &serde_json::Value, today: Day) -> Result<RollupKey, InputError> {
-    let raw = RawEvent::deserialize(item).map_err(|_| E_SHAPE)?;
+    validate_raw(RawEvent::deserialize(item).map_err(|_| E_SHAPE)?, today)
+}
+
+fn validate_raw(raw: RawEvent<'_>, today: Day) -> Result<RollupKey, InputError> {
     let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
     let retailer = Retailer::parse(present(raw.retailer).ok_or(E_MISSING)?)?;
     let locale = Locale::parse(present(raw.locale).ok_or(E_MISSING)?)?;

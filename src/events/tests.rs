@@ -85,6 +85,23 @@ fn parses_one_object_or_an_array_and_normalizes_identities() {
 }
 
 #[test]
+fn bodies_the_one_pass_parser_declines_give_the_same_events() {
+    let plain =
+        parse(r#"[{"type":"view","retailer":"shop-one","locale":"en-GB","ean":"4006381333931"}]"#)
+            .unwrap();
+    for body in [
+        // Escapes cannot be borrowed from the body.
+        r#"[{"type":"vi\u0065w","retailer":"shop\u002done","locale":"en-GB","ean":"4006381333931"}]"#,
+        // A repeated key: the last one counts, as JSON parsers agree.
+        r#"[{"type":"click","type":"view","retailer":"shop-one","locale":"en-GB","ean":"4006381333931"}]"#,
+        // Fields it does not know are ignored, whitespace is not a problem.
+        " \n[{\"v\":2,\"type\":\"view\",\"retailer\":\"shop-one\",\"locale\":\"en-GB\",\"ean\":\"4006381333931\"}] ",
+    ] {
+        assert_eq!(parse(body).unwrap(), plain, "{body}");
+    }
+}
+
+#[test]
 fn names_the_first_bad_event_without_echoing_it() {
     let ok = r#"{"type":"view","retailer":"s","locale":"en","sku":"1"}"#;
     let cases = [
