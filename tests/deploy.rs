@@ -327,6 +327,15 @@ fn pod_config(docs: &[Doc], deployment: &Value) -> Config {
     load(toml, env).unwrap_or_else(|e| panic!("{}: {e}", brief(deployment)))
 }
 
+/// Where the default SQLite store (`origin.url`, relative to the working directory) lives
+/// under the image's WORKDIR.
+fn default_data_dir(workdir: &str) -> PathBuf {
+    let db = config::DEFAULT_ORIGIN_URL
+        .strip_prefix("sqlite://")
+        .expect("invariant: the default origin is SQLite");
+    Path::new(workdir).join(Path::new(db).parent().unwrap())
+}
+
 fn deployments(docs: &[Doc]) -> (&Value, &Value) {
     (
         find(docs, "Deployment", "synedge"),
@@ -943,14 +952,7 @@ fn pods_run_locked_down_with_the_image_and_volumes_synedge_needs() {
     // The edge writes its SQLite store (when it has one) relative to the image's WORKDIR:
     // a writable volume must be there, since the root filesystem is read-only.
     let cfg = pod_config(&docs, edge);
-    let sqlite_dir = Path::new(
-        config::DEFAULT_ORIGIN_URL
-            .strip_prefix("sqlite://")
-            .unwrap(),
-    )
-    .parent()
-    .unwrap();
-    let data_dir = Path::new(workdir).join(sqlite_dir);
+    let data_dir = default_data_dir(workdir);
     let c = container(edge);
     let mount = arr_at(c, "/volumeMounts")
         .iter()
@@ -1236,14 +1238,7 @@ fn the_dockerfile_builds_from_files_that_exist_and_runs_synedge_as_non_root() {
         "config/default.toml must be copied to {} (read relative to WORKDIR)",
         config_path.display()
     );
-    let sqlite_dir = Path::new(
-        config::DEFAULT_ORIGIN_URL
-            .strip_prefix("sqlite://")
-            .unwrap(),
-    )
-    .parent()
-    .unwrap();
-    let data_dir = Path::new(workdir).join(sqlite_dir);
+    let data_dir = default_data_dir(workdir);
     assert!(
         dests.iter().any(|(flags, d)| Path::new(d) == data_dir
             && flags

@@ -208,8 +208,8 @@ pub fn unverified_tls() -> anyhow::Result<rustls::ClientConfig> {
 }
 
 /// Encrypted, not authenticated: `sslmode=require` (and `prefer`) without roots, as
-/// libpq does it, and the health probe. The handshake signatures are still checked, so the session is sound
-/// against passive listeners.
+/// libpq does it, and the health probe. The handshake signatures are still checked, so
+/// the session is sound against passive listeners.
 // SECURITY: this is what the operator asked for with sslmode=require (verify-full is
 // the mode that stops an active man in the middle, and the postgres target docs say
 // so), and what a probe of the process's own loopback port needs.
