@@ -17,6 +17,9 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsConfig;
@@ -146,6 +149,26 @@ impl Tls {
             let m = std::fs::metadata(p).ok()?;
             Some((m.dev(), m.ino(), m.len(), m.modified().ok()?))
         })
+    }
+}
+
+/// The server side of a TLS handshake on `stream`, bounded by `timeout`; `None` (logged
+/// at debug: scanners and impatient clients are routine) when it fails or takes too long.
+pub async fn accept(
+    config: Arc<rustls::ServerConfig>,
+    stream: TcpStream,
+    timeout: Duration,
+) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(timeout, TlsAcceptor::from(config).accept(stream)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
     }
 }
 
