@@ -47,8 +47,8 @@ pub enum TlsError {
     BadKey { path: PathBuf, detail: String },
 }
 
-/// The HTTPS side of the public listener: the acceptor for connections, and what
-/// reloading needs.
+/// The HTTPS side of the public listener: the server config every handshake uses, and
+/// what reloading needs.
 #[derive(Debug, Clone)]
 pub struct Tls {
     server: Arc<rustls::ServerConfig>,
