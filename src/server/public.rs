@@ -41,7 +41,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
-    let Some(_permit) = state.limiter.try_acquire(priority(&state, route, &req)) else {
+    let limiter = &state.limiter;
+    let admitted = limiter
+        .try_acquire(priority(&state, route, &req))
+        .or_else(|| {
+            // The room for low priority can fill between `priority`'s look and this
+            // admission; a cached fragment taken for low then must not be shed for it.
+            (route == Route::Fragment && cached(&state, &req))
+                .then(|| limiter.try_acquire(Priority::High))
+                .flatten()
+        });
+    let Some(_permit) = admitted else {
         m.shed(route);
         return ApiError::Unavailable(
             "this instance is at its concurrency limit; retry after the Retry-After delay",
@@ -68,18 +78,15 @@ fn priority(state: &AppState, route: Route, req: &Request) -> Priority {
     match route {
         Route::Healthz | Route::Readyz => Priority::Exempt,
         _ if state.limiter.has_room_for_low() => Priority::Low,
-        Route::Fragment => {
-            let cached =
-                crate::domain::FragmentRequest::from_query(req.uri().query().unwrap_or(""))
-                    .is_ok_and(|r| state.cache.contains(&r.cache_key()));
-            if cached {
-                Priority::High
-            } else {
-                Priority::Low
-            }
-        }
+        Route::Fragment if cached(state, req) => Priority::High,
         _ => Priority::Low,
     }
+}
+
+/// Whether a fragment request would be answered from the cache.
+fn cached(state: &AppState, req: &Request) -> bool {
+    crate::domain::FragmentRequest::from_query(req.uri().query().unwrap_or(""))
+        .is_ok_and(|r| state.cache.contains(&r.cache_key()))
 }
 
 /// Liveness: the process runs its event loop.
