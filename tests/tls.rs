@@ -87,6 +87,13 @@ async fn h2(tls: TlsStream<TcpStream>) -> hyper::client::conn::http2::SendReques
     send
 }
 
+/// An answer's status, HTTP version and whole body.
+async fn read(res: http::Response<hyper::body::Incoming>) -> (StatusCode, Version, Bytes) {
+    let (status, version) = (res.status(), res.version());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, version, body)
+}
+
 async fn h2_get(
     send: &mut hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
     path: &str,
@@ -95,13 +102,7 @@ async fn h2_get(
     let req = Request::get(format!("https://localhost{path}"))
         .body(Empty::new())
         .unwrap();
-    let res = send.send_request(req).await.unwrap();
-    let (status, version) = (res.status(), res.version());
-    (
-        status,
-        version,
-        res.into_body().collect().await.unwrap().to_bytes(),
-    )
+    read(send.send_request(req).await.unwrap()).await
 }
 
 async fn h1_get(tls: TlsStream<TcpStream>, path: &str) -> (StatusCode, Version, Bytes) {
@@ -113,13 +114,7 @@ async fn h1_get(tls: TlsStream<TcpStream>, path: &str) -> (StatusCode, Version, 
         .header("host", "localhost")
         .body(Empty::<Bytes>::new())
         .unwrap();
-    let res = send.send_request(req).await.unwrap();
-    let (status, version) = (res.status(), res.version());
-    (
-        status,
-        version,
-        res.into_body().collect().await.unwrap().to_bytes(),
-    )
+    read(send.send_request(req).await.unwrap()).await
 }
 
 async fn https_server(dir: &Path, p: &Pair) -> TestServer {
