@@ -814,8 +814,8 @@ async fn every_metric_the_rules_and_the_dashboard_query_is_exported() {
     let text = std::fs::read_to_string(RULES).unwrap();
     for (from, to, expect) in [
         (
-            "synedge_shed_requests_total{route=\"fragment\"}",
-            "synedge_shed_request_total{route=\"fragment\"}",
+            "synedge_shed_requests_total[5m]",
+            "synedge_shed_request_total[5m]",
             "metric synedge_shed_request_total is not in the scrape",
         ),
         (
