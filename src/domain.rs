@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest retailer slug, by the grammar `[a-z0-9][a-z0-9-]{0,63}`.
 pub const MAX_RETAILER_LEN: usize = 64;
@@ -35,9 +36,10 @@ const fn bad(code: &'static str, detail: &'static str) -> InputError {
     InputError { code, detail }
 }
 
-/// A retailer slug: `[a-z0-9][a-z0-9-]{0,63}`.
+/// A retailer slug: `[a-z0-9][a-z0-9-]{0,63}`. Clones share the text (a beacon body's
+/// events usually name one retailer and one locale).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Retailer(Box<str>);
+pub struct Retailer(Arc<str>);
 
 impl Retailer {
     /// # Errors
@@ -77,7 +79,7 @@ impl fmt::Display for Retailer {
 /// `en-GB` → `en-gb`. The first subtag is the language (2–3 letters, or 4–8 for the
 /// rare registered ones); the rest are 1–8 alphanumerics each.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Locale(Box<str>);
+pub struct Locale(Arc<str>);
 
 impl Locale {
     /// # Errors

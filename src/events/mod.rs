@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::EventsConfig;
@@ -306,9 +306,34 @@ fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
     if raws.is_empty() {
         return None;
     }
+    let mut seen = Seen::default();
     raws.into_iter()
-        .map(|raw| validate_raw(raw, today).ok())
+        .map(|raw| validate_raw(raw, today, &mut seen).ok())
         .collect()
+}
+
+/// The retailer and locale of a body's previous event: a page's beacons nearly always
+/// share them, so each is validated and allocated once per body, not once per event.
+#[derive(Default)]
+struct Seen<'a> {
+    retailer: Option<(&'a str, Retailer)>,
+    locale: Option<(&'a str, Locale)>,
+}
+
+/// `parse` of `raw`, or a clone of the last value when `raw` is the same text again.
+fn reuse<'a, T: Clone>(
+    last: &mut Option<(&'a str, T)>,
+    raw: &'a str,
+    parse: impl FnOnce(&str) -> Result<T, InputError>,
+) -> Result<T, InputError> {
+    match last {
+        Some((text, value)) if *text == raw => Ok(value.clone()),
+        _ => {
+            let value = parse(raw)?;
+            *last = Some((raw, value.clone()));
+            Ok(value)
+        }
+    }
 }
 
 /// The body through a JSON tree, event by event, to say which one is wrong and why.
@@ -323,11 +348,12 @@ fn parse_and_explain(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent
     if items.is_empty() {
         return Err(whole(E_EMPTY));
     }
+    let mut seen = Seen::default();
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            validate(item, today).map_err(|error| BadEvent {
+            validate(item, today, &mut seen).map_err(|error| BadEvent {
                 index: Some(i),
                 error,
             })
@@ -335,14 +361,34 @@ fn parse_and_explain(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent
         .collect()
 }
 
-fn validate(item: &serde_json::Value, today: Day) -> Result<RollupKey, InputError> {
-    validate_raw(RawEvent::deserialize(item).map_err(|_| E_SHAPE)?, today)
+fn validate<'a>(
+    item: &'a serde_json::Value,
+    today: Day,
+    seen: &mut Seen<'a>,
+) -> Result<RollupKey, InputError> {
+    validate_raw(
+        RawEvent::deserialize(item).map_err(|_| E_SHAPE)?,
+        today,
+        seen,
+    )
 }
 
-fn validate_raw(raw: RawEvent<'_>, today: Day) -> Result<RollupKey, InputError> {
+fn validate_raw<'a>(
+    raw: RawEvent<'a>,
+    today: Day,
+    seen: &mut Seen<'a>,
+) -> Result<RollupKey, InputError> {
     let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
-    let retailer = Retailer::parse(present(raw.retailer).ok_or(E_MISSING)?)?;
-    let locale = Locale::parse(present(raw.locale).ok_or(E_MISSING)?)?;
+    let retailer = reuse(
+        &mut seen.retailer,
+        present(raw.retailer).ok_or(E_MISSING)?,
+        Retailer::parse,
+    )?;
+    let locale = reuse(
+        &mut seen.locale,
+        present(raw.locale).ok_or(E_MISSING)?,
+        Locale::parse,
+    )?;
     // Every identity given is validated, as `/v1/fragment` does; the first one names
     // the product.
     let ids = Identities::parse(raw.ean, raw.brand, raw.mpn, raw.sku, E_HALF_BRAND_MPN)?;
@@ -374,12 +420,27 @@ fn validate_raw(raw: RawEvent<'_>, today: Day) -> Result<RollupKey, InputError> 
 #[error("the events queue is full")]
 pub struct QueueFull;
 
+/// What the handlers and the writer share.
+#[derive(Debug)]
+struct Shared {
+    /// One permit per event of room: taken by an accepted body, given back once its
+    /// events are written. Closed when the writer drains for shutdown.
+    room: Semaphore,
+    capacity: usize,
+    /// Events queued and not yet taken by the writer.
+    queued: AtomicUsize,
+    batch_size: usize,
+    /// Wakes the writer when a whole batch is queued; between batches it sleeps until
+    /// the flush interval ends, so beacons do not wake it one by one.
+    batch_ready: Notify,
+}
+
 /// The handlers' side of the queue. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EventQueue {
-    tx: mpsc::Sender<RollupKey>,
-    /// Events the writer took off the channel and has not written yet.
-    pending: Arc<AtomicUsize>,
+    /// One message per accepted body; room is counted per event by [`Shared::room`].
+    tx: mpsc::UnboundedSender<Vec<RollupKey>>,
+    shared: Arc<Shared>,
     /// `true` while paused; the writer watches it.
     paused: Arc<watch::Sender<bool>>,
 }
@@ -390,24 +451,29 @@ impl EventQueue {
     /// # Errors
     /// [`QueueFull`] when the free room is smaller than the batch (or the writer is gone).
     pub fn try_enqueue(&self, events: Vec<RollupKey>) -> Result<(), QueueFull> {
-        let permits = self
-            .tx
-            .try_reserve_many(events.len())
-            .map_err(|_| QueueFull)?;
-        for (permit, event) in permits.zip(events) {
-            permit.send(event);
+        let n = events.len();
+        let s = &self.shared;
+        let permits = u32::try_from(n)
+            .ok()
+            .and_then(|n| s.room.try_acquire_many(n).ok())
+            .ok_or(QueueFull)?;
+        self.tx.send(events).map_err(|_| QueueFull)?;
+        // Given back by the writer once these events are written.
+        permits.forget();
+        let before = s.queued.fetch_add(n, Ordering::Relaxed);
+        if before < s.batch_size && before + n >= s.batch_size {
+            s.batch_ready.notify_one();
         }
         Ok(())
     }
 
-    /// Events accepted and not yet written: queued, or in the batch being collected or
-    /// written. Can exceed [`Self::capacity`] by up to one batch.
+    /// Events accepted and not yet written: queued, or in the batch being written.
     pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity() + self.pending.load(Ordering::Relaxed)
+        self.shared.capacity - self.shared.room.available_permits()
     }
 
     pub fn capacity(&self) -> usize {
-        self.tx.max_capacity()
+        self.shared.capacity
     }
 
     /// Stops writing; the queue keeps filling until it is full.
@@ -427,20 +493,20 @@ impl EventQueue {
 
 /// The one task that writes batches.
 pub struct Writer {
-    rx: mpsc::Receiver<RollupKey>,
-    /// Shared with [`EventQueue`]: the size of the batch in hand.
-    pending: Arc<AtomicUsize>,
+    rx: mpsc::UnboundedReceiver<Vec<RollupKey>>,
+    shared: Arc<Shared>,
+    /// The rest of a body that did not fit in the last batch; taken first.
+    carry: Vec<RollupKey>,
     paused: watch::Receiver<bool>,
     store: Arc<dyn EventStore>,
     metrics: Arc<Metrics>,
-    batch_size: usize,
     flush_interval: Duration,
 }
 
 impl fmt::Debug for Writer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Writer")
-            .field("batch_size", &self.batch_size)
+            .field("batch_size", &self.shared.batch_size)
             .field("flush_interval", &self.flush_interval)
             .finish_non_exhaustive()
     }
@@ -452,21 +518,28 @@ pub fn channel(
     store: Arc<dyn EventStore>,
     metrics: Arc<Metrics>,
 ) -> (EventQueue, Writer) {
-    let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+    let capacity = config.queue_capacity.clamp(1, Semaphore::MAX_PERMITS);
+    let (tx, rx) = mpsc::unbounded_channel();
     let (paused_tx, paused) = watch::channel(false);
-    let pending = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(Shared {
+        room: Semaphore::new(capacity),
+        capacity,
+        queued: AtomicUsize::new(0),
+        batch_size: config.batch_size.max(1),
+        batch_ready: Notify::new(),
+    });
     let queue = EventQueue {
         tx,
-        pending: Arc::clone(&pending),
+        shared: Arc::clone(&shared),
         paused: Arc::new(paused_tx),
     };
     let writer = Writer {
         rx,
-        pending,
+        shared,
+        carry: Vec::new(),
         paused,
         store,
         metrics,
-        batch_size: config.batch_size.max(1),
         flush_interval: config.flush_interval,
     };
     (queue, writer)
@@ -476,12 +549,16 @@ impl Writer {
     /// Writes batches until `shutdown` is cancelled, then stops taking new events, writes
     /// everything still queued (even when paused), and returns.
     ///
+    /// A batch is written as soon as `batch_size` events are queued, and whatever is
+    /// queued is written when `flush_interval` has passed since the last write, so an
+    /// event waits at most that long (unless paused).
+    ///
     /// A store that keeps failing keeps this from returning: accepted events are not
     /// dropped to make shutdown quicker. A second SIGTERM (see `cli`) exits at once.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut batch: Vec<RollupKey> = Vec::with_capacity(self.batch_size);
-        // When the oldest event of `batch` must be written; unset while `batch` is empty.
-        let mut deadline: Option<tokio::time::Instant> = None;
+        let batch_size = self.shared.batch_size;
+        let mut batch: Vec<RollupKey> = Vec::with_capacity(batch_size);
+        let mut due = tokio::time::Instant::now() + self.flush_interval;
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -497,56 +574,71 @@ impl Writer {
                 }
                 continue;
             }
-            let room = self.batch_size - batch.len();
-            let due = deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.flush_interval);
-            tokio::select! {
-                n = self.rx.recv_many(&mut batch, room) => {
-                    if n == 0 {
-                        break; // every sender is gone
-                    }
-                    self.pending.store(batch.len(), Ordering::Relaxed);
-                    deadline.get_or_insert(tokio::time::Instant::now() + self.flush_interval);
-                    if batch.len() < self.batch_size {
+            if self.shared.queued.load(Ordering::Relaxed) < batch_size {
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    () = self.shared.batch_ready.notified() => {}
+                    changed = self.paused.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
                         continue;
                     }
+                    () = shutdown.cancelled() => break,
                 }
-                () = tokio::time::sleep_until(due), if deadline.is_some() => {}
-                changed = self.paused.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                () = shutdown.cancelled() => break,
+            }
+            // Woken early by a stale notification: keep what was taken for the next turn.
+            if self.take(&mut batch) < batch_size && tokio::time::Instant::now() < due {
+                continue;
             }
             self.flush(&mut batch).await;
-            deadline = None;
+            due = tokio::time::Instant::now() + self.flush_interval;
         }
         // Drain: refuse new events, then write everything that is queued.
+        self.shared.room.close();
         self.rx.close();
-        loop {
-            let room = self.batch_size - batch.len();
-            let n = self.rx.recv_many(&mut batch, room).await;
-            self.pending.store(batch.len(), Ordering::Relaxed);
-            if batch.is_empty() {
-                break;
-            }
+        while self.take(&mut batch) > 0 {
             self.flush(&mut batch).await;
-            if n == 0 {
-                break;
-            }
         }
         tracing::info!("events queue drained");
     }
 
+    /// Moves queued events into `batch`, up to `batch_size`; how many it holds.
+    fn take(&mut self, batch: &mut Vec<RollupKey>) -> usize {
+        let batch_size = self.shared.batch_size;
+        let before = batch.len();
+        loop {
+            let room = batch_size - batch.len();
+            if self.carry.len() > room {
+                let rest = self.carry.split_off(room);
+                batch.append(&mut self.carry);
+                self.carry = rest;
+            } else {
+                batch.append(&mut self.carry);
+            }
+            if batch.len() == batch_size {
+                break;
+            }
+            match self.rx.try_recv() {
+                Ok(events) => self.carry = events,
+                Err(_) => break,
+            }
+        }
+        self.shared
+            .queued
+            .fetch_sub(batch.len() - before, Ordering::Relaxed);
+        batch.len()
+    }
+
     /// Writes `batch` as one transaction, retrying with backoff until it is stored, then
-    /// empties it.
+    /// empties it and gives its room back to the queue.
     async fn flush(&self, batch: &mut Vec<RollupKey>) {
         if batch.is_empty() {
             return;
         }
         let events = batch.len();
-        let mut counts: HashMap<RollupKey, u64> = HashMap::new();
+        let mut counts: HashMap<RollupKey, u64, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(events, foldhash::fast::RandomState::default());
         for key in batch.drain(..) {
             *counts.entry(key).or_default() += 1;
         }
@@ -570,11 +662,11 @@ impl Writer {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(MAX_RETRY_DELAY);
         }
-        self.pending.store(0, Ordering::Relaxed);
+        self.shared.room.add_permits(events);
         self.metrics.events_written.increment(events as u64);
         self.metrics
             .events_queue_depth
-            .set((self.rx.max_capacity() - self.rx.capacity()) as f64);
+            .set((self.shared.capacity - self.shared.room.available_permits()) as f64);
     }
 }
 

@@ -240,6 +240,26 @@ async fn writes_on_batch_size_or_interval_and_adds_up_equal_keys() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_body_larger_than_a_batch_is_split_across_batches() {
+    let (store, q, w) = setup(100, 4, Duration::from_secs(10));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(w.run(stop.clone()));
+    q.try_enqueue((0..10).map(key).collect()).unwrap();
+    wait_for(|| store.total() == 8).await;
+    assert_eq!(
+        store.writes.load(Ordering::SeqCst),
+        2,
+        "two whole batches at once"
+    );
+    wait_for(|| q.depth() == 2).await; // the rest waits for the interval
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    wait_for(|| store.total() == 10).await;
+    assert_eq!(store.writes.load(Ordering::SeqCst), 3);
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn pause_holds_resume_drains_and_shutdown_drains_even_when_paused() {
     let (store, q, w) = setup(10, 2, Duration::from_millis(10));
     let stop = CancellationToken::new();
@@ -251,7 +271,7 @@ async fn pause_holds_resume_drains_and_shutdown_drains_even_when_paused() {
     assert_eq!(q.try_enqueue(vec![key(1)]), Err(QueueFull));
     q.resume();
     wait_for(|| store.total() == 10).await;
-    assert_eq!(q.depth(), 0);
+    wait_for(|| q.depth() == 0).await;
 
     q.pause();
     q.try_enqueue((0..7).map(key).collect()).unwrap();
