@@ -15,13 +15,16 @@ the arguments (fixed seeds, no clock), so two runs of a scenario send the same m
   tool.py sample-check URLS_FILE              popularity of a URL sample (oha --dump-urls)
   tool.py summary LABEL OHA_JSON              one line: rps, p50/p90/p99/p99.9, statuses
   tool.py server-latency METRICS_FILE         the server's own latency, from /metrics
+  tool.py interference RUNS_DIR FRAG_RATE EVENT_RATE   mixed.sh's medians and changes
 
 PATHS is the catalog's path list in product order (`synedge seed --paths`).
 """
 
 import json
+import os
 import random
 import re
+import statistics
 import sys
 from collections import Counter
 
@@ -201,6 +204,36 @@ def server_latency(metrics_file):
               f"{share('0.01'):.2f}% within 10 ms, {share('0.1'):.3f}% within 100 ms")
 
 
+def interference(runs_dir, frag_rate, event_rate):
+    """mixed.sh's verdict: per regime and case, the medians over rounds of fragment rps,
+    p50 and p99, and their change from fragments alone."""
+    runs = {}
+    for name in sorted(os.listdir(runs_dir)):
+        regime, case, _round, _ = name.split(".")
+        with open(os.path.join(runs_dir, name)) as f:
+            r = json.load(f)
+        p = r["latencyPercentiles"]
+        runs.setdefault((regime, case), []).append(
+            (r["summary"]["requestsPerSec"], p.get("p50") or 0.0, p.get("p99") or 0.0))
+    titles = {"same": f"same load (fragments at {int(frag_rate):,}/s)", "full": "full speed"}
+    cases = {"alone": "alone", "beacons": f"+{int(event_rate):,} beacons/s (x10 events)",
+             "healthz": f"+{int(event_rate):,} GET /healthz/s (control)"}
+    for regime in ("same", "full"):
+        base = runs.get((regime, "alone"))
+        if not base:
+            continue
+        b = [statistics.median(x[i] for x in base) for i in range(3)]
+        print(f"{titles[regime]}, median of {len(base)} rounds:")
+        for case, label in cases.items():
+            rs = runs.get((regime, case))
+            if not rs:
+                continue
+            m = [statistics.median(x[i] for x in rs) for i in range(3)]
+            change = "" if case == "alone" else "   vs alone: " + "  ".join(
+                f"{name} {100.0 * (v / w - 1):+.1f}%" for name, v, w in zip(("rps", "p50", "p99"), m, b))
+            print(f"  {label:<36} {m[0]:>9,.0f} rps  p50 {fmt_ms(m[1])}  p99 {fmt_ms(m[2])} ms{change}")
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "zipf":
@@ -219,6 +252,8 @@ def main(argv):
         summary(args[0], args[1])
     elif cmd == "server-latency":
         server_latency(args[0])
+    elif cmd == "interference":
+        interference(args[0], float(args[1]), float(args[2]))
     else:
         sys.exit(__doc__)
 
