@@ -15,7 +15,7 @@ the arguments (fixed seeds, no clock), so two runs of a scenario send the same m
   tool.py sample-check URLS_FILE              popularity of a URL sample (oha --dump-urls)
   tool.py summary LABEL OHA_JSON              one line: rps, p50/p90/p99/p99.9, statuses
   tool.py server-latency METRICS_FILE         the server's own latency, from /metrics
-  tool.py interference RUNS_DIR FRAG_RATE EVENT_RATE   mixed.sh's medians and changes
+  tool.py interference RUNS_DIR FRAG_RATE EVENT_RATE   mixed.sh's verdict (paired by round)
 
 PATHS is the catalog's path list in product order (`synedge seed --paths`).
 """
@@ -205,34 +205,44 @@ def server_latency(metrics_file):
 
 
 def interference(runs_dir, frag_rate, event_rate):
-    """mixed.sh's verdict: per regime and case, the medians over rounds of fragment rps,
-    p50 and p99, and their change from fragments alone."""
+    """mixed.sh's verdict. The machine drifts between rounds, so every case is compared
+    with the run next to it in the same round: per regime and case, the medians over
+    rounds of fragment rps, p50 and p99, and the median of the per-round changes from
+    fragments alone; then beacons against the control, which leaves only what accepting
+    events costs beyond any second stream of requests."""
     runs = {}
     for name in sorted(os.listdir(runs_dir)):
-        regime, case, _round, _ = name.split(".")
+        regime, case, rnd, _ = name.split(".")
         with open(os.path.join(runs_dir, name)) as f:
             r = json.load(f)
         p = r["latencyPercentiles"]
-        runs.setdefault((regime, case), []).append(
-            (r["summary"]["requestsPerSec"], p.get("p50") or 0.0, p.get("p99") or 0.0))
+        runs.setdefault(regime, {}).setdefault(case, {})[int(rnd)] = (
+            r["summary"]["requestsPerSec"], p.get("p50") or 0.0, p.get("p99") or 0.0)
     titles = {"same": f"same load (fragments at {int(frag_rate):,}/s)", "full": "full speed"}
-    cases = {"alone": "alone", "beacons": f"+{int(event_rate):,} beacons/s (x10 events)",
-             "healthz": f"+{int(event_rate):,} GET /healthz/s (control)"}
+    labels = {"alone": "alone", "beacons": f"+{int(event_rate):,} beacons/s (x10 events)",
+              "healthz": f"+{int(event_rate):,} GET /healthz/s (control)"}
+
+    def change(case, against):
+        rounds = sorted(set(case) & set(against))
+        return "  ".join(
+            f"{name} {100.0 * statistics.median(case[k][i] / against[k][i] - 1 for k in rounds):+.1f}%"
+            for i, name in enumerate(("rps", "p50", "p99")))
+
     for regime in ("same", "full"):
-        base = runs.get((regime, "alone"))
-        if not base:
+        cases = runs.get(regime, {})
+        alone = cases.get("alone")
+        if not alone:
             continue
-        b = [statistics.median(x[i] for x in base) for i in range(3)]
-        print(f"{titles[regime]}, median of {len(base)} rounds:")
-        for case, label in cases.items():
-            rs = runs.get((regime, case))
+        print(f"{titles[regime]}, {len(alone)} rounds (medians; changes paired by round):")
+        for case, label in labels.items():
+            rs = cases.get(case)
             if not rs:
                 continue
-            m = [statistics.median(x[i] for x in rs) for i in range(3)]
-            change = "" if case == "alone" else "   vs alone: " + "  ".join(
-                f"{name} {100.0 * (v / w - 1):+.1f}%" for name, v, w in zip(("rps", "p50", "p99"), m, b))
-            print(f"  {label:<36} {m[0]:>9,.0f} rps  p50 {fmt_ms(m[1])}  p99 {fmt_ms(m[2])} ms{change}")
-
+            m = [statistics.median(x[i] for x in rs.values()) for i in range(3)]
+            vs = "" if case == "alone" else "   vs alone: " + change(rs, alone)
+            print(f"  {label:<36} {m[0]:>9,.0f} rps  p50 {fmt_ms(m[1])}  p99 {fmt_ms(m[2])} ms{vs}")
+        if "beacons" in cases and "healthz" in cases:
+            print(f"  {'beacons vs control':<36} {change(cases['beacons'], cases['healthz'])}")
 
 def main(argv):
     cmd, args = argv[1], argv[2:]
