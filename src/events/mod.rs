@@ -427,7 +427,8 @@ struct Shared {
     /// events are written. Closed when the writer drains for shutdown.
     room: Semaphore,
     capacity: usize,
-    /// Events queued and not yet taken by the writer.
+    /// Events queued and not yet taken by the writer: tells a producer when its body
+    /// completes a batch.
     queued: AtomicUsize,
     batch_size: usize,
     /// Wakes the writer when a whole batch is queued; between batches it sleeps until
@@ -457,10 +458,14 @@ impl EventQueue {
             .ok()
             .and_then(|n| s.room.try_acquire_many(n).ok())
             .ok_or(QueueFull)?;
-        self.tx.send(events).map_err(|_| QueueFull)?;
+        // Counted before sending, so the writer never takes events not yet counted.
+        let before = s.queued.fetch_add(n, Ordering::Relaxed);
+        if self.tx.send(events).is_err() {
+            s.queued.fetch_sub(n, Ordering::Relaxed);
+            return Err(QueueFull);
+        }
         // Given back by the writer once these events are written.
         permits.forget();
-        let before = s.queued.fetch_add(n, Ordering::Relaxed);
         if before < s.batch_size && before + n >= s.batch_size {
             s.batch_ready.notify_one();
         }
@@ -559,6 +564,8 @@ impl Writer {
         let batch_size = self.shared.batch_size;
         let mut batch: Vec<RollupKey> = Vec::with_capacity(batch_size);
         let mut due = tokio::time::Instant::now() + self.flush_interval;
+        // The last write took a whole batch: more may be queued, so take before waiting.
+        let mut backlog = false;
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -574,7 +581,7 @@ impl Writer {
                 }
                 continue;
             }
-            if self.shared.queued.load(Ordering::Relaxed) < batch_size {
+            if !backlog {
                 tokio::select! {
                     () = tokio::time::sleep_until(due) => {}
                     () = self.shared.batch_ready.notified() => {}
@@ -587,12 +594,15 @@ impl Writer {
                     () = shutdown.cancelled() => break,
                 }
             }
-            // Woken early by a stale notification: keep what was taken for the next turn.
-            if self.take(&mut batch) < batch_size && tokio::time::Instant::now() < due {
+            let full = self.take(&mut batch) == batch_size;
+            // Woken by a notification a write already served: keep what was taken.
+            if !full && tokio::time::Instant::now() < due {
+                backlog = false;
                 continue;
             }
             self.flush(&mut batch).await;
             due = tokio::time::Instant::now() + self.flush_interval;
+            backlog = full;
         }
         // Drain: refuse new events, then write everything that is queued.
         self.shared.room.close();

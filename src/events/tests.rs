@@ -259,6 +259,46 @@ async fn a_body_larger_than_a_batch_is_split_across_batches() {
     task.await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_bodies_are_all_written_exactly_once() {
+    let (store, q, w) = setup(1_000_000, 50, Duration::from_millis(5));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(w.run(stop.clone()));
+    let producers: Vec<_> = (0..8u8)
+        .map(|p| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut sent = 0u64;
+                for i in 0..500usize {
+                    let n = 1 + (i + usize::from(p)) % 7;
+                    q.try_enqueue((0..n).map(|_| key(p)).collect()).unwrap();
+                    sent += n as u64;
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for p in producers {
+        sent += p.await.unwrap();
+    }
+    // Most is written while it runs; the rest by the drain.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(store.total(), sent);
+    for p in 0..8u8 {
+        let want: u64 = (0..500usize)
+            .map(|i| 1 + ((i + usize::from(p)) % 7) as u64)
+            .sum();
+        assert_eq!(store.rows.lock().unwrap()[&key(p)], want, "producer {p}");
+    }
+    assert_eq!(q.depth(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn pause_holds_resume_drains_and_shutdown_drains_even_when_paused() {
     let (store, q, w) = setup(10, 2, Duration::from_millis(10));
