@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::TestServer;
-use common::process::{start_serve, synedge};
+use common::process::{SERVE_ON_FREE_PORTS, start_serve, synedge};
 use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -254,13 +254,7 @@ fn serve_refuses_a_missing_or_mismatched_key_before_binding() {
     ] {
         let out = synedge(dir.path())
             .args(with_tls(&cert, key))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(SERVE_ON_FREE_PORTS)
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

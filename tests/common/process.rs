@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_synedge");
 
+/// `synedge serve` on free loopback ports, public and admin.
+pub const SERVE_ON_FREE_PORTS: [&str; 5] = [
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--admin-listen",
+    "127.0.0.1:0",
+];
+
 pub fn synedge(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     // Run where no config/default.toml exists, with no SYNEDGE_* from the caller.
@@ -60,13 +69,7 @@ pub fn start_serve(
     extra: &[&str],
 ) -> (Server, String, String, std::sync::mpsc::Receiver<String>) {
     let mut child = synedge(dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
+        .args(SERVE_ON_FREE_PORTS)
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()
