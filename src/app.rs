@@ -127,12 +127,7 @@ impl App {
 
         // The admin listener stays plain HTTP: loopback by default, and in a cluster it is
         // scraped and polled from inside the pod network.
-        let admin_opts = ServeOptions {
-            header_read_timeout: self.config.server.header_read_timeout,
-            max_connections: self.config.server.max_connections,
-            grace: self.config.shutdown.grace,
-            tls: None,
-        };
+        let admin_opts = ServeOptions::new(&self.config);
         let public_opts = ServeOptions {
             tls: self.tls.as_ref().map(Tls::server_config),
             ..admin_opts.clone()

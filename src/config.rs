@@ -21,6 +21,8 @@ pub const ENV_PREFIX: &str = "SYNEDGE_";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9901";
 pub const DEFAULT_ORIGIN_URL: &str = "sqlite://data/synedge.db";
@@ -75,6 +77,12 @@ pub struct ServerConfig {
     /// How long a client may take to send its request headers (slowloris guard).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// The longest wait between two reads of a request body.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
     /// Open connections beyond this wait in the kernel's accept queue.
     pub max_connections: usize,
 }
@@ -87,6 +95,8 @@ impl Default for ServerConfig {
                 .expect("invariant: default listen address parses"),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }

@@ -382,8 +382,14 @@ async fn slowloris_and_oversized_requests_are_cut_off_without_hurting_others() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let upstream = Upstream::start(OK).await;
-    let (mut server, public, _admin) =
-        serve_over(dir.path(), &upstream, &["server.header_read_timeout=1s"]);
+    let (mut server, public, _admin) = serve_over(
+        dir.path(),
+        &upstream,
+        &[
+            "server.header_read_timeout=1s",
+            "server.keep_alive_timeout=1s",
+        ],
+    );
     // 50 clients dribbling a header byte every 200 ms.
     let loris: Vec<std::thread::JoinHandle<Duration>> = (0..50)
         .map(|_| {
@@ -419,7 +425,7 @@ async fn slowloris_and_oversized_requests_are_cut_off_without_hurting_others() {
             "a slowloris client held on for {held:?}"
         );
     }
-    // An idle keep-alive connection is closed after the same timeout.
+    // An idle keep-alive connection is closed after server.keep_alive_timeout.
     let mut idle = std::net::TcpStream::connect(&public).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();

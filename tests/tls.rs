@@ -350,3 +350,38 @@ async fn sighup_reloads_and_the_health_probe_speaks_tls() {
     server.sigterm();
     assert!(server.wait().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_after_the_handshake_is_closed_at_header_read_timeout() {
+    use tokio::io::AsyncReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pair();
+    let (cert, key) = install(dir.path(), &p.cert, &p.key);
+    let (mut server, public, _admin, _log) = start_serve(
+        dir.path(),
+        &[
+            &with_tls(&cert, &key)[..],
+            &["--set".into(), "server.header_read_timeout=1s".into()],
+        ]
+        .concat()
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    for alpn in [&b"h2"[..], b"http/1.1"] {
+        let started = Instant::now();
+        // The handshake completes; then the client says nothing.
+        let mut tls = connect(&public, &p.der, &[alpn], false).await.unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut buf)).await;
+        let after = started.elapsed();
+        assert!(read.is_ok(), "still open after {after:?}");
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+            "{}: closed after {after:?}, not about 1 s",
+            String::from_utf8_lossy(alpn)
+        );
+    }
+    server.sigterm();
+    assert!(server.wait().success());
+}

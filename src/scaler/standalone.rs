@@ -41,10 +41,8 @@ pub async fn run(
     );
     let loop_task = tokio::spawn(controller.run(shutdown.clone()));
     let opts = ServeOptions {
-        header_read_timeout: config.server.header_read_timeout,
         max_connections: 64,
-        grace: config.shutdown.grace,
-        tls: None,
+        ..ServeOptions::new(&config)
     };
     let served = server::serve(
         admin,

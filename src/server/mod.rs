@@ -3,11 +3,13 @@
 //! [`serve`] takes a bound listener and a cancellation token (tests bind port 0), runs
 //! one hyper connection task per client (HTTP/1.1 with keep-alive, or HTTP/2: by ALPN
 //! over TLS, with prior knowledge in clear), caps open connections at
-//! `server.max_connections`, cuts clients that do not finish their TLS handshake or their
-//! headers within `server.header_read_timeout`, and on cancellation stops accepting and
-//! lets open connections finish their in-flight requests.
+//! `server.max_connections`, and keeps each connection's deadlines ([`conn`]: a complete
+//! head within `server.header_read_timeout` of accept, idle connections closed after
+//! `server.keep_alive_timeout`); on cancellation it stops accepting and lets open
+//! connections finish their in-flight requests within `shutdown.grace`.
 
 pub mod admin;
+mod conn;
 pub mod embed;
 pub mod error;
 pub mod events;
@@ -20,13 +22,12 @@ pub mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::cache::FragmentCache;
 use crate::config::Secret;
@@ -73,12 +74,29 @@ impl AppState {
 /// Connection handling knobs, from `[server]`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// From accept, and from the first byte of each later HTTP/1.1 head, to a complete
+    /// request head; the TLS handshake counts against it.
     pub header_read_timeout: Duration,
+    /// How long a connection with nothing in service stays open after its last response.
+    pub keep_alive_timeout: Duration,
     pub max_connections: usize,
     /// How long open connections get to finish once we stop accepting.
     pub grace: Duration,
     /// HTTPS when set (the public listener with `tls.cert` and `tls.key`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl ServeOptions {
+    /// Plain HTTP with the timeouts and limits of `config`.
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            header_read_timeout: config.server.header_read_timeout,
+            keep_alive_timeout: config.server.keep_alive_timeout,
+            max_connections: config.server.max_connections,
+            grace: config.shutdown.grace,
+            tls: None,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains.
@@ -92,18 +110,28 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own header timer is off: it starts only once a head begins and doubles as
+    // an idle timer; `conn` keeps both deadlines (see there).
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_read_timeout)
+        .header_read_timeout(None)
         .keep_alive(true)
         .max_buf_size(64 * 1024);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        .max_header_list_size(64 * 1024);
     let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    let timeouts = conn::Timeouts {
+        header_read: opts.header_read_timeout,
+        keep_alive: opts.keep_alive_timeout,
+    };
+    let connections = TaskTracker::new();
+    // `drain` asks every connection to finish what it serves and close; `force` closes
+    // what is still open when the grace period ends.
+    let (drain, force) = (CancellationToken::new(), CancellationToken::new());
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     loop {
         // Wait for a free slot first: over the cap, clients queue in the kernel's
@@ -112,9 +140,9 @@ pub async fn serve(
             p = slots.clone().acquire_owned() => p.expect("invariant: the semaphore is never closed"),
             () = shutdown.cancelled() => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok(c) => c,
+                Ok((stream, _peer)) => stream,
                 Err(e) => {
                     // EMFILE and friends: back off briefly instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -124,39 +152,28 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let accepted = tokio::time::Instant::now();
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        // Taken before the handshake, so a drain waits for connections still shaking hands.
-        let watcher = graceful.watcher();
-        let builder = builder.clone();
-        let tls = opts.tls.clone();
-        let handshake_timeout = opts.header_read_timeout;
-        tokio::spawn(async move {
-            let served = match tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(config) => {
-                    let Some(stream) = tls::accept(config, stream, handshake_timeout).await else {
-                        return;
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-            };
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+        let (tls, builder, router) = (opts.tls.clone(), builder.clone(), router.clone());
+        let (drain, force) = (drain.clone(), force.clone());
+        connections.spawn(async move {
+            conn::drive(
+                stream, accepted, tls, builder, router, timeouts, drain, force,
+            )
+            .await;
             drop(permit);
         });
     }
     drop(listener);
-    if tokio::time::timeout(opts.grace, graceful.shutdown())
+    drain.cancel();
+    connections.close();
+    if tokio::time::timeout(opts.grace, connections.wait())
         .await
         .is_err()
     {
         tracing::warn!(grace = ?opts.grace, "connections still open after the grace period; closing them");
+        force.cancel();
+        connections.wait().await;
     }
     Ok(())
 }

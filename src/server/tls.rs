@@ -152,14 +152,14 @@ impl Tls {
     }
 }
 
-/// The server side of a TLS handshake on `stream`, bounded by `timeout`; `None` (logged
+/// The server side of a TLS handshake on `stream`, to finish by `deadline`; `None` (logged
 /// at debug: scanners and impatient clients are routine) when it fails or takes too long.
 pub async fn accept(
     config: Arc<rustls::ServerConfig>,
     stream: TcpStream,
-    timeout: Duration,
+    deadline: tokio::time::Instant,
 ) -> Option<TlsStream<TcpStream>> {
-    match tokio::time::timeout(timeout, TlsAcceptor::from(config).accept(stream)).await {
+    match tokio::time::timeout_at(deadline, TlsAcceptor::from(config).accept(stream)).await {
         Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");

@@ -1,0 +1,247 @@
+//! The public (and admin) listener against clients of the open internet, tried with raw
+//! sockets against the real binary: silent sockets, idle keep-alive, HTTP/2 without a
+//! stream, a host filling `max_connections` with silent sockets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::process::{Server, http_get, spawn_serve};
+
+/// `synedge serve` with these `section.key=value` settings.
+fn serve(dir: &std::path::Path, settings: &[&str]) -> (Server, String, String) {
+    let mut args = Vec::new();
+    for s in settings {
+        args.extend(["--set", s]);
+    }
+    spawn_serve(dir, &args)
+}
+
+/// Reads until the peer closes (or `limit` passes, which fails the test); returns what
+/// was read and how long after `since` the close came.
+fn read_until_closed(s: &mut TcpStream, since: Instant, limit: Duration) -> (Vec<u8>, Duration) {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (got, since.elapsed()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (got, since.elapsed());
+            }
+            Err(e) => panic!("still open after {:?} ({e})", since.elapsed()),
+        }
+    }
+}
+
+/// One keep-alive `GET` on `s`, read up to the end of its (Content-Length) body.
+fn keep_alive_get(s: &mut TcpStream, path: &str) -> String {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                return head.to_owned();
+            }
+        }
+    }
+}
+
+/// The HTTP/2 frame types in `bytes` (9-byte frame headers, RFC 9113 §4.1).
+fn h2_frame_types(mut bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while bytes.len() >= 9 {
+        let len = usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+        types.push(bytes[3]);
+        bytes = &bytes[(9 + len).min(bytes.len())..];
+    }
+    types
+}
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/// An empty SETTINGS frame.
+const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+const GOAWAY: u8 = 7;
+
+#[test]
+fn silent_connections_are_closed_header_read_timeout_after_accept_on_both_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, admin) = serve(
+        dir.path(),
+        &[
+            "server.header_read_timeout=1s",
+            "server.keep_alive_timeout=30s",
+        ],
+    );
+    let h2 = [H2_PREFACE, H2_SETTINGS].concat();
+    let cases: Vec<(&str, &str, &[u8])> = vec![
+        ("public, nothing sent", &public, b""),
+        ("admin, nothing sent", &admin, b""),
+        (
+            "public, half a head",
+            &public,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        ),
+        ("public, h2 preface + SETTINGS, no stream", &public, &h2),
+        ("admin, h2 preface + SETTINGS, no stream", &admin, &h2),
+    ];
+    let threads: Vec<_> = cases
+        .into_iter()
+        .map(|(what, addr, send)| {
+            let (addr, send) = (addr.to_owned(), send.to_vec());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.write_all(&send).unwrap();
+                let (got, after) = read_until_closed(&mut s, started, Duration::from_secs(10));
+                (what, send, got, after)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (what, send, got, after) = t.join().unwrap();
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+            "{what}: closed after {after:?}, not about 1 s"
+        );
+        if send.starts_with(H2_PREFACE) {
+            assert!(
+                h2_frame_types(&got).contains(&GOAWAY),
+                "{what}: no GOAWAY in {got:?}"
+            );
+        } else {
+            assert!(
+                got.is_empty(),
+                "{what}: answered {:?}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+    }
+}
+
+#[test]
+fn idle_keep_alive_lasts_keep_alive_timeout_and_a_new_head_header_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, admin) = serve(
+        dir.path(),
+        &[
+            "server.header_read_timeout=1s",
+            "server.keep_alive_timeout=3s",
+        ],
+    );
+    for addr in [&public, &admin] {
+        // Idle after a response: open past header_read_timeout, closed at keep_alive_timeout.
+        let mut s = TcpStream::connect(addr).unwrap();
+        assert!(keep_alive_get(&mut s, "/healthz").starts_with("HTTP/1.1 200"));
+        let idle = Instant::now();
+        std::thread::sleep(Duration::from_millis(1800));
+        assert!(
+            keep_alive_get(&mut s, "/healthz").starts_with("HTTP/1.1 200"),
+            "closed early"
+        );
+        let idle_again = Instant::now();
+        let (_, after) = read_until_closed(&mut s, idle_again, Duration::from_secs(10));
+        assert!(
+            after >= Duration::from_millis(2800) && after < Duration::from_millis(4500),
+            "{addr}: idle keep-alive closed after {after:?}, not about 3 s"
+        );
+        assert!(idle.elapsed() > Duration::from_secs(4));
+    }
+    // A head started on a kept-alive connection gets header_read_timeout from its first byte.
+    let mut s = TcpStream::connect(&public).unwrap();
+    keep_alive_get(&mut s, "/healthz");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    let (got, after) = read_until_closed(&mut s, started, Duration::from_secs(10));
+    assert!(got.is_empty());
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(2000),
+        "a dribbled head was cut after {after:?}, not about 1 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_gets_a_goaway_after_keep_alive_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, _admin) = serve(
+        dir.path(),
+        &[
+            "server.header_read_timeout=1s",
+            "server.keep_alive_timeout=3s",
+        ],
+    );
+    let tcp = tokio::net::TcpStream::connect(&public).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    // Two streams, 1.5 s apart: the connection outlives header_read_timeout while used.
+    for _ in 0..2 {
+        let req = http::Request::get(format!("http://{public}/healthz"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let res = send.send_request(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let idle = Instant::now() - Duration::from_millis(1500);
+    // Then nothing: the server ends the connection (GOAWAY, close) about 3 s after the last stream.
+    tokio::time::timeout(Duration::from_secs(10), conn)
+        .await
+        .expect("the idle HTTP/2 connection stayed open")
+        .unwrap()
+        .ok();
+    let after = idle.elapsed();
+    assert!(
+        after >= Duration::from_millis(2800) && after < Duration::from_millis(4500),
+        "closed {after:?} after the last stream, not about 3 s"
+    );
+}
+
+#[test]
+fn silent_sockets_up_to_max_connections_do_not_lock_out_real_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, admin) = serve(
+        dir.path(),
+        &["server.header_read_timeout=2s", "server.max_connections=20"],
+    );
+    for addr in [&public, &admin] {
+        // One host takes every slot with sockets that say nothing…
+        let silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(100));
+        // …and a real client is still answered once they are cut, within 2 s + 1 s.
+        let started = Instant::now();
+        let (status, _) = http_get(addr, "/healthz");
+        let took = started.elapsed();
+        assert_eq!(status, 200);
+        assert!(
+            took < Duration::from_secs(3),
+            "{addr}: /healthz took {took:?}"
+        );
+        drop(silent);
+    }
+}
