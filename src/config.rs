@@ -21,6 +21,8 @@ pub const ENV_PREFIX: &str = "SYNEDGE_";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9901";
 pub const DEFAULT_ORIGIN_URL: &str = "sqlite://data/synedge.db";
@@ -75,6 +77,16 @@ pub struct ServerConfig {
     /// How long a client may take to send its request headers (slowloris guard).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
+    /// How long an idle keep-alive connection (HTTP/1.1 between requests, or HTTP/2 with
+    /// no open stream) is kept before it is closed: idle sockets cost a file descriptor
+    /// and a `max_connections` slot that a new client could use.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// The longest wait between two reads of a request body; past it the client gets 408.
+    /// Bounds a body that stalls mid-way (slow POST), which `header_read_timeout` does
+    /// not cover once the headers are in.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
     /// Open connections beyond this wait in the kernel's accept queue.
     pub max_connections: usize,
 }
@@ -87,6 +99,8 @@ impl Default for ServerConfig {
                 .expect("invariant: default listen address parses"),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -733,6 +747,16 @@ impl Config {
             "must be more than zero",
         );
         check(
+            !s.keep_alive_timeout.is_zero(),
+            "server.keep_alive_timeout",
+            "must be more than zero",
+        );
+        check(
+            !s.body_read_timeout.is_zero(),
+            "server.body_read_timeout",
+            "must be more than zero",
+        );
+        check(
             s.max_connections > 0,
             "server.max_connections",
             "must be at least 1",
@@ -1129,6 +1153,30 @@ mod tests {
         assert!(
             shown.contains("postgres://synedge:***@db.internal/synedge"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn keep_alive_and_body_read_timeouts_are_read_and_must_be_positive() {
+        let cfg = load_str(
+            "[server]\nkeep_alive_timeout = \"90s\"\nbody_read_timeout = \"250ms\"\n",
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(cfg.server.keep_alive_timeout, Duration::from_secs(90));
+        assert_eq!(cfg.server.body_read_timeout, Duration::from_millis(250));
+        let err = load_str(
+            "",
+            &[("SYNEDGE_SERVER__KEEP_ALIVE_TIMEOUT", "0s")],
+            &["server.body_read_timeout=0ms"],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["server.keep_alive_timeout", "server.body_read_timeout"],
+            "{err}"
         );
     }
 
