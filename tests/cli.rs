@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{Server, http_get, http_post, oha, spawn_serve, synedge};
+use common::process::{
+    SERVE_ON_FREE_PORTS, Server, http_get, http_post, oha, spawn_serve, synedge,
+};
 
 #[test]
 fn a_bad_config_names_every_problem_and_exits_78_before_binding() {
@@ -59,6 +61,102 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
     assert!(text.contains("ttl = \"1m 30s\""), "{text}");
     assert!(text.contains("token = \"<redacted>\""), "{text}");
     assert!(!text.contains("a-very-secret"));
+}
+
+/// Every duration key of the configuration: the defaults that read as a duration.
+fn duration_keys() -> Vec<String> {
+    fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = format!("{prefix}{k}");
+            match v {
+                toml::Value::Table(sub) => walk(&format!("{key}."), sub, out),
+                toml::Value::String(s) if humantime::parse_duration(s).is_ok() => out.push(key),
+                _ => {}
+            }
+        }
+    }
+    let defaults = toml::Table::try_from(synedge::config::Config::default()).unwrap();
+    let mut keys = Vec::new();
+    walk("", &defaults, &mut keys);
+    keys
+}
+
+#[test]
+fn check_config_refuses_every_duration_past_its_bound_with_exit_78() {
+    let keys = duration_keys();
+    for expected in [
+        "server.request_timeout",
+        "server.header_read_timeout",
+        "server.keep_alive_timeout",
+        "server.body_read_timeout",
+        "origin.timeout",
+        "cache.ttl",
+        "cache.stale_while_revalidate",
+        "cache.stale_if_error",
+        "cache.negative_ttl",
+        "events.flush_interval",
+        "scaler.interval",
+        "scaler.latency_slo",
+        "scaler.forecast_lead",
+        "scaler.scale_down.stabilization",
+        "scaler.actuator.timeout",
+        "shutdown.grace",
+        "shutdown.pre_stop_delay",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == expected),
+            "{expected} not in {keys:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Past every bound (an hour, or 365 days for cache lifetimes), within `Duration`.
+    for key in &keys {
+        let out = synedge(dir.path())
+            .args(["--set", &format!("{key}=400days"), "check-config"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{key}: {err}");
+        assert!(
+            err.contains(&format!("{key}: must be at most ")),
+            "{key} not named with its bound in:\n{err}"
+        );
+        assert!(out.stdout.is_empty(), "{key}: printed a config it refused");
+    }
+}
+
+#[test]
+fn serve_with_a_25_day_origin_timeout_exits_78_not_101() {
+    // 25 days passed validation, then panicked when SQLite's busy timeout (milliseconds
+    // in a C int) was set from it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = synedge(dir.path())
+        .args(["--set", "origin.timeout=25days"])
+        .args(SERVE_ON_FREE_PORTS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve with origin.timeout=25days did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("origin.timeout: must be at most 1h (got 25days)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing may be created");
 }
 
 #[test]
