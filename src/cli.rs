@@ -207,7 +207,7 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
-        tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %origin::postgres::redact(&config.origin.url), "listening");
+        tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %crate::url::redact(&config.origin.url), "listening");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {

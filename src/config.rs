@@ -1076,8 +1076,8 @@ impl Config {
     /// The effective configuration as TOML, secrets redacted (`synedge check-config`).
     pub fn to_toml(&self) -> String {
         let mut shown = self.clone();
-        shown.origin.url = crate::origin::postgres::redact(&self.origin.url);
-        shown.events.store = crate::origin::postgres::redact(&self.events.store);
+        shown.origin.url = crate::url::redact(&self.origin.url);
+        shown.events.store = crate::url::redact(&self.events.store);
         toml::to_string(&shown).expect("invariant: the config serializes")
     }
 
