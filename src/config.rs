@@ -1073,12 +1073,27 @@ impl Config {
         }
     }
 
-    /// The effective configuration as TOML, secrets redacted (`synedge check-config`).
+    /// The effective configuration as TOML, secrets redacted (`synedge check-config`):
+    /// tokens are `<redacted>`, and every URL is shown through [`crate::url::redact`].
     pub fn to_toml(&self) -> String {
+        use crate::url::redact;
         let mut shown = self.clone();
-        shown.origin.url = crate::url::redact(&self.origin.url);
-        shown.events.store = crate::url::redact(&self.events.store);
+        shown.origin.url = redact(&self.origin.url);
+        shown.events.store = redact(&self.events.store);
+        let sc = &mut shown.scaler;
+        sc.peers = self.shown_peers();
+        sc.actuator.url = self.scaler.actuator.url.as_deref().map(redact);
+        sc.actuator.api_url = redact(&self.scaler.actuator.api_url);
         toml::to_string(&shown).expect("invariant: the config serializes")
+    }
+
+    /// `scaler.peers` as they may be shown in logs.
+    pub fn shown_peers(&self) -> Vec<String> {
+        self.scaler
+            .peers
+            .iter()
+            .map(|p| crate::url::redact(p))
+            .collect()
     }
 
     /// Where event rollups go: `events.store`, else the origin store.
@@ -1314,6 +1329,37 @@ mod tests {
             shown.contains("postgres://synedge:***@db.internal/synedge"),
             "{shown}"
         );
+
+        // Every URL of the config, with a password or a secret parameter.
+        cfg.origin.url = "https://edge:origin-SECRET@content.example/fragments".into();
+        cfg.events.store = "postgres://ev@db/events?password=events-SECRET".into();
+        cfg.scaler.peers = vec![
+            "http://peer:peer-SECRET@10.0.0.7:9901".into(),
+            "dns://dns:dns-SECRET@synedge-admin:9901".into(),
+        ];
+        cfg.scaler.actuator.url = Some("https://hooks.example/scale?token=hook-SECRET".into());
+        cfg.scaler.actuator.api_url = "https://k8s:api-SECRET@kubernetes.example".into();
+        let shown = cfg.to_toml();
+        assert!(!shown.contains("SECRET"), "{shown}");
+        for url in [
+            "https://edge:***@content.example/fragments",
+            "postgres://ev@db/events?password=***",
+            "http://peer:***@10.0.0.7:9901",
+            "dns://dns:***@synedge-admin:9901",
+            "https://hooks.example/scale?token=***",
+            "https://k8s:***@kubernetes.example",
+        ] {
+            assert!(shown.contains(url), "{url} not in {shown}");
+        }
+        assert_eq!(
+            cfg.shown_peers(),
+            [
+                "http://peer:***@10.0.0.7:9901",
+                "dns://dns:***@synedge-admin:9901"
+            ]
+        );
+        // Only what is shown changes.
+        assert!(cfg.scaler.peers[0].contains("peer-SECRET"));
     }
 
     #[test]
