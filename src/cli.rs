@@ -207,7 +207,7 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
-        tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %origin::postgres::redact(&config.origin.url), "listening");
+        tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %crate::url::redact(&config.origin.url), "listening");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
@@ -235,7 +235,7 @@ fn scaler(config: Config) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let admin = bind(config.admin.listen)
             .with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
-        tracing::info!(admin = %admin.local_addr()?, peers = ?config.scaler.peers, "scaler running");
+        tracing::info!(admin = %admin.local_addr()?, peers = ?config.shown_peers(), "scaler running");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
@@ -276,7 +276,7 @@ impl Store {
             .context("a store URL must look like sqlite://PATH or postgres://USER@HOST/DATABASE")?;
         let store = Arc::new(
             SqliteOrigin::open(path, timeout)
-                .with_context(|| format!("opening the store {url}"))?,
+                .with_context(|| format!("opening the store {}", crate::url::redact(url)))?,
         );
         if demo && store.is_empty()? {
             let summary = store.import(&demo_catalog(), |_| {})?;

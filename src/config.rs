@@ -52,6 +52,42 @@ pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceacc
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(0);
 
+// Upper bounds. Each value must fit what the runtime can hold: past these a key is a
+// configuration error (exit 78 naming it), never a panic or an allocation failure later.
+
+/// Timeouts and waits (`server.*_timeout`, `origin.timeout`, `scaler.actuator.timeout`,
+/// `scaler.latency_slo`, `shutdown.grace`, `shutdown.pre_stop_delay`): an hour. A longer
+/// wait is a hang, not a timeout; and some consumers overflow far sooner than `Duration`
+/// does (SQLite's busy timeout is milliseconds in a C `int`: at most 24.8 days).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Periods and windows (`events.flush_interval`, `scaler.interval`, `scaler.forecast_lead`,
+/// `scaler.scale_down.stabilization`): an hour, as Kubernetes' HPA caps its stabilization
+/// window. Events wait at most this long; the scaler reacts within it.
+pub const MAX_PERIOD: Duration = Duration::from_secs(3600);
+/// Cache lifetimes (`cache.ttl`, `cache.negative_ttl`, `cache.stale_while_revalidate`,
+/// `cache.stale_if_error`): 365 days. Well inside `Cache-Control`'s 2^31 seconds, and an
+/// entry's whole life (ttl plus the longer stale window) stays within two years.
+pub const MAX_CACHE_LIFETIME: Duration = Duration::from_secs(365 * 86_400);
+/// `cache.max_bytes`: 1 TiB, more memory than one instance of this server gets.
+pub const MAX_CACHE_MAX_BYTES: u64 = 1 << 40;
+/// `server.max_connections`: 2^20, Linux's default ceiling on a process's file
+/// descriptors (`fs.nr_open`); one is a connection slot in a tokio `Semaphore`.
+pub const MAX_MAX_CONNECTIONS: usize = 1 << 20;
+/// `events.queue_capacity`: ten million events held in memory (a few GiB at most);
+/// also one `Semaphore` permit each.
+pub const MAX_EVENTS_QUEUE_CAPACITY: usize = 10_000_000;
+/// `events.batch_size`: a million events per transaction; the writer allocates a batch
+/// of this many up front.
+pub const MAX_EVENTS_BATCH_SIZE: usize = 1_000_000;
+/// `scaler.max_instances`: ten thousand. The local source builds one report per
+/// instance every round, and Kubernetes counts replicas in an `i32`.
+pub const MAX_SCALER_INSTANCES: u32 = 10_000;
+
+// Permits past `Semaphore::MAX_PERMITS` panic in tokio; these bounds stay under it.
+const _: () = assert!(MAX_MAX_CONNECTIONS <= tokio::sync::Semaphore::MAX_PERMITS);
+const _: () = assert!(MAX_EVENTS_QUEUE_CAPACITY <= tokio::sync::Semaphore::MAX_PERMITS);
+const _: () = assert!(MAX_EVENTS_BATCH_SIZE <= MAX_EVENTS_QUEUE_CAPACITY);
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Config {
@@ -77,10 +113,14 @@ pub struct ServerConfig {
     /// How long a client may take to send its request headers (slowloris guard).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
-    /// How long an idle keep-alive connection is kept.
+    /// How long an idle keep-alive connection (HTTP/1.1 between requests, or HTTP/2 with
+    /// no open stream) is kept before it is closed: idle sockets cost a file descriptor
+    /// and a `max_connections` slot that a new client could use.
     #[serde(with = "humantime_serde")]
     pub keep_alive_timeout: Duration,
-    /// The longest wait between two reads of a request body.
+    /// The longest wait between two reads of a request body; past it the client gets 408.
+    /// Bounds a body that stalls mid-way (slow POST), which `header_read_timeout` does
+    /// not cover once the headers are in.
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
     /// Open connections beyond this wait in the kernel's accept queue.
@@ -743,6 +783,16 @@ impl Config {
             "must be more than zero",
         );
         check(
+            !s.keep_alive_timeout.is_zero(),
+            "server.keep_alive_timeout",
+            "must be more than zero",
+        );
+        check(
+            !s.body_read_timeout.is_zero(),
+            "server.body_read_timeout",
+            "must be more than zero",
+        );
+        check(
             s.max_connections > 0,
             "server.max_connections",
             "must be at least 1",
@@ -927,15 +977,123 @@ impl Config {
             "scaler.actuator.timeout",
             "must be more than zero",
         );
+        self.check_bounds(&mut e);
         e
     }
 
-    /// The effective configuration as TOML, secrets redacted (`synedge check-config`).
+    /// Every duration, size and count against its upper bound (`MAX_*`).
+    fn check_bounds(&self, e: &mut Vec<ConfigError>) {
+        let (s, c, ev, sc) = (&self.server, &self.cache, &self.events, &self.scaler);
+        let durations = [
+            ("server.request_timeout", s.request_timeout, MAX_TIMEOUT),
+            (
+                "server.header_read_timeout",
+                s.header_read_timeout,
+                MAX_TIMEOUT,
+            ),
+            (
+                "server.keep_alive_timeout",
+                s.keep_alive_timeout,
+                MAX_TIMEOUT,
+            ),
+            ("server.body_read_timeout", s.body_read_timeout, MAX_TIMEOUT),
+            ("origin.timeout", self.origin.timeout, MAX_TIMEOUT),
+            ("cache.ttl", c.ttl, MAX_CACHE_LIFETIME),
+            (
+                "cache.stale_while_revalidate",
+                c.stale_while_revalidate,
+                MAX_CACHE_LIFETIME,
+            ),
+            ("cache.stale_if_error", c.stale_if_error, MAX_CACHE_LIFETIME),
+            ("cache.negative_ttl", c.negative_ttl, MAX_CACHE_LIFETIME),
+            ("events.flush_interval", ev.flush_interval, MAX_PERIOD),
+            ("scaler.interval", sc.interval, MAX_PERIOD),
+            ("scaler.latency_slo", sc.latency_slo, MAX_TIMEOUT),
+            ("scaler.forecast_lead", sc.forecast_lead, MAX_PERIOD),
+            (
+                "scaler.scale_down.stabilization",
+                sc.scale_down.stabilization,
+                MAX_PERIOD,
+            ),
+            ("scaler.actuator.timeout", sc.actuator.timeout, MAX_TIMEOUT),
+            ("shutdown.grace", self.shutdown.grace, MAX_TIMEOUT),
+            (
+                "shutdown.pre_stop_delay",
+                self.shutdown.pre_stop_delay,
+                MAX_TIMEOUT,
+            ),
+        ];
+        for (key, value, max) in durations {
+            if value > max {
+                e.push(ConfigError::new(
+                    key,
+                    format!(
+                        "must be at most {} (got {})",
+                        show_duration(max),
+                        show_duration(value)
+                    ),
+                ));
+            }
+        }
+        if c.max_bytes.0 > MAX_CACHE_MAX_BYTES {
+            e.push(ConfigError::new(
+                "cache.max_bytes",
+                format!(
+                    "must be at most {} (got {})",
+                    ByteSize(MAX_CACHE_MAX_BYTES),
+                    c.max_bytes
+                ),
+            ));
+        }
+        let counts = [
+            (
+                "server.max_connections",
+                s.max_connections,
+                MAX_MAX_CONNECTIONS,
+            ),
+            (
+                "events.queue_capacity",
+                ev.queue_capacity,
+                MAX_EVENTS_QUEUE_CAPACITY,
+            ),
+            ("events.batch_size", ev.batch_size, MAX_EVENTS_BATCH_SIZE),
+            (
+                "scaler.max_instances",
+                usize::try_from(sc.max_instances).unwrap_or(usize::MAX),
+                MAX_SCALER_INSTANCES as usize,
+            ),
+        ];
+        for (key, value, max) in counts {
+            if value > max {
+                e.push(ConfigError::new(
+                    key,
+                    format!("must be at most {max} (got {value})"),
+                ));
+            }
+        }
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`synedge check-config`):
+    /// tokens are `<redacted>`, and every URL is shown through [`crate::url::redact`].
     pub fn to_toml(&self) -> String {
+        use crate::url::redact;
         let mut shown = self.clone();
-        shown.origin.url = crate::origin::postgres::redact(&self.origin.url);
-        shown.events.store = crate::origin::postgres::redact(&self.events.store);
+        shown.origin.url = redact(&self.origin.url);
+        shown.events.store = redact(&self.events.store);
+        let sc = &mut shown.scaler;
+        sc.peers = self.shown_peers();
+        sc.actuator.url = self.scaler.actuator.url.as_deref().map(redact);
+        sc.actuator.api_url = redact(&self.scaler.actuator.api_url);
         toml::to_string(&shown).expect("invariant: the config serializes")
+    }
+
+    /// `scaler.peers` as they may be shown in logs.
+    pub fn shown_peers(&self) -> Vec<String> {
+        self.scaler
+            .peers
+            .iter()
+            .map(|p| crate::url::redact(p))
+            .collect()
     }
 
     /// Where event rollups go: `events.store`, else the origin store.
@@ -950,6 +1108,37 @@ impl Config {
     /// The SQLite path of `origin.url`, if it is a SQLite origin.
     pub fn sqlite_path(&self) -> Option<&str> {
         self.origin.url.strip_prefix("sqlite://")
+    }
+}
+
+/// `d` in days and smaller units (`"365days"`, `"1h 30m"`, `"250ms"`), as humantime reads
+/// it back. Unlike `humantime::format_duration`, no months or years: humantime's are
+/// 30.44 and 365.25 days, so a bound of 365 days would read "11months 30days 3h 50m 24s".
+fn show_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    let parts = [
+        (secs / 86_400, "day"),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(nanos / 1_000_000), "ms"),
+        (u64::from(nanos / 1000 % 1000), "us"),
+        (u64::from(nanos % 1000), "ns"),
+    ];
+    let shown: Vec<String> = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|&(n, unit)| match unit {
+            "day" if n == 1 => "1day".to_owned(),
+            "day" => format!("{n}days"),
+            _ => format!("{n}{unit}"),
+        })
+        .collect();
+    if shown.is_empty() {
+        "0s".to_owned()
+    } else {
+        shown.join(" ")
     }
 }
 
@@ -1140,6 +1329,170 @@ mod tests {
             shown.contains("postgres://synedge:***@db.internal/synedge"),
             "{shown}"
         );
+
+        // Every URL of the config, with a password or a secret parameter.
+        cfg.origin.url = "https://edge:origin-SECRET@content.example/fragments".into();
+        cfg.events.store = "postgres://ev@db/events?password=events-SECRET".into();
+        cfg.scaler.peers = vec![
+            "http://peer:peer-SECRET@10.0.0.7:9901".into(),
+            "dns://dns:dns-SECRET@synedge-admin:9901".into(),
+        ];
+        cfg.scaler.actuator.url = Some("https://hooks.example/scale?token=hook-SECRET".into());
+        cfg.scaler.actuator.api_url = "https://k8s:api-SECRET@kubernetes.example".into();
+        let shown = cfg.to_toml();
+        assert!(!shown.contains("SECRET"), "{shown}");
+        for url in [
+            "https://edge:***@content.example/fragments",
+            "postgres://ev@db/events?password=***",
+            "http://peer:***@10.0.0.7:9901",
+            "dns://dns:***@synedge-admin:9901",
+            "https://hooks.example/scale?token=***",
+            "https://k8s:***@kubernetes.example",
+        ] {
+            assert!(shown.contains(url), "{url} not in {shown}");
+        }
+        assert_eq!(
+            cfg.shown_peers(),
+            [
+                "http://peer:***@10.0.0.7:9901",
+                "dns://dns:***@synedge-admin:9901"
+            ]
+        );
+        // Only what is shown changes.
+        assert!(cfg.scaler.peers[0].contains("peer-SECRET"));
+    }
+
+    #[test]
+    fn keep_alive_and_body_read_timeouts_are_read_and_must_be_positive() {
+        let cfg = load_str(
+            "[server]\nkeep_alive_timeout = \"90s\"\nbody_read_timeout = \"250ms\"\n",
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(cfg.server.keep_alive_timeout, Duration::from_secs(90));
+        assert_eq!(cfg.server.body_read_timeout, Duration::from_millis(250));
+        let err = load_str(
+            "",
+            &[("SYNEDGE_SERVER__KEEP_ALIVE_TIMEOUT", "0s")],
+            &["server.body_read_timeout=0ms"],
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["server.keep_alive_timeout", "server.body_read_timeout"],
+            "{err}"
+        );
+    }
+
+    /// Every duration key with its bound: at the bound it loads, just past it it is named.
+    const DURATION_BOUNDS: [(&str, Duration); 17] = [
+        ("server.request_timeout", MAX_TIMEOUT),
+        ("server.header_read_timeout", MAX_TIMEOUT),
+        ("server.keep_alive_timeout", MAX_TIMEOUT),
+        ("server.body_read_timeout", MAX_TIMEOUT),
+        ("origin.timeout", MAX_TIMEOUT),
+        ("cache.ttl", MAX_CACHE_LIFETIME),
+        ("cache.stale_while_revalidate", MAX_CACHE_LIFETIME),
+        ("cache.stale_if_error", MAX_CACHE_LIFETIME),
+        ("cache.negative_ttl", MAX_CACHE_LIFETIME),
+        ("events.flush_interval", MAX_PERIOD),
+        ("scaler.interval", MAX_PERIOD),
+        ("scaler.latency_slo", MAX_TIMEOUT),
+        ("scaler.forecast_lead", MAX_PERIOD),
+        ("scaler.scale_down.stabilization", MAX_PERIOD),
+        ("scaler.actuator.timeout", MAX_TIMEOUT),
+        ("shutdown.grace", MAX_TIMEOUT),
+        ("shutdown.pre_stop_delay", MAX_TIMEOUT),
+    ];
+
+    #[test]
+    fn every_duration_is_bounded() {
+        // The list above is every duration of the config: each default that reads as one.
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let mut found = Vec::new();
+        fn walk(prefix: &str, t: &toml::Table, found: &mut Vec<String>) {
+            for (k, v) in t {
+                let key = format!("{prefix}{k}");
+                match v {
+                    toml::Value::Table(sub) => walk(&format!("{key}."), sub, found),
+                    toml::Value::String(s) if humantime::parse_duration(s).is_ok() => {
+                        found.push(key);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        walk("", &defaults, &mut found);
+        let mut listed: Vec<String> = DURATION_BOUNDS.iter().map(|(k, _)| (*k).into()).collect();
+        found.sort();
+        listed.sort();
+        assert_eq!(found, listed);
+
+        for (key, max) in DURATION_BOUNDS {
+            let at = format!("{key}={}", show_duration(max));
+            let ok = load_str("", &[], &[&at]);
+            assert!(ok.is_ok(), "{at}: {ok:?}");
+            let past = format!("{key}={}", show_duration(max + Duration::from_millis(1)));
+            let err = load_str("", &[], &[&past]).unwrap_err();
+            assert_eq!(err.0.len(), 1, "{past}: {err}");
+            assert_eq!(err.0[0].key, key, "{err}");
+            let bound = format!("must be at most {}", show_duration(max));
+            assert!(err.0[0].message.contains(&bound), "{err}");
+        }
+        // What used to pass validation and panic in `serve` (SQLite's busy timeout).
+        let err = load_str("[origin]\ntimeout = \"25days\"\n", &[], &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "1 configuration problem(s):\n  - origin.timeout: must be at most 1h (got 25days)\n"
+        );
+    }
+
+    #[test]
+    fn sizes_and_counts_are_bounded() {
+        let at_bounds = [
+            format!("cache.max_bytes={}", MAX_CACHE_MAX_BYTES),
+            format!("server.max_connections={MAX_MAX_CONNECTIONS}"),
+            format!("events.queue_capacity={MAX_EVENTS_QUEUE_CAPACITY}"),
+            format!("events.batch_size={MAX_EVENTS_BATCH_SIZE}"),
+            format!("scaler.max_instances={MAX_SCALER_INSTANCES}"),
+        ];
+        let at: Vec<&str> = at_bounds.iter().map(String::as_str).collect();
+        let ok = load_str("", &[], &at);
+        assert!(ok.is_ok(), "{ok:?}");
+
+        let err = load_str(
+            "[cache]\nmax_bytes = \"1025GiB\"\n[events]\nqueue_capacity = 10000001\nbatch_size = 1000001\n",
+            &[("SYNEDGE_SERVER__MAX_CONNECTIONS", "3000000000000000000")],
+            &["scaler.max_instances=4294967295"],
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for line in [
+            "cache.max_bytes: must be at most 1024GiB (got 1025GiB)",
+            "server.max_connections: must be at most 1048576 (got 3000000000000000000)",
+            "events.queue_capacity: must be at most 10000000 (got 10000001)",
+            "events.batch_size: must be at most 1000000 (got 1000001)",
+            "scaler.max_instances: must be at most 10000 (got 4294967295)",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in {text}");
+        }
+        assert_eq!(err.0.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn durations_are_shown_in_days_at_most() {
+        assert_eq!(show_duration(MAX_CACHE_LIFETIME), "365days");
+        assert_eq!(
+            show_duration(Duration::from_secs(86_400 + 90)),
+            "1day 1m 30s"
+        );
+        assert_eq!(show_duration(Duration::from_micros(1_250)), "1ms 250us");
+        assert_eq!(show_duration(Duration::ZERO), "0s");
+        for d in [MAX_TIMEOUT, MAX_CACHE_LIFETIME, Duration::new(3661, 7)] {
+            assert_eq!(humantime::parse_duration(&show_duration(d)).unwrap(), d);
+        }
     }
 
     #[test]

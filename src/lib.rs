@@ -13,6 +13,8 @@
 //! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
 //! - [`scaler`]: the scaling policy, its loop, actuators and simulator.
 //! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
+//! - [`url`]: [`url::redact`], how every URL is shown (credentials hidden); a leaf that
+//!   imports nothing of the crate, so everything may use it.
 //!
 //! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
 //! input is never echoed into a response; no panics on input.
@@ -30,3 +32,4 @@ pub mod scaler;
 pub mod server;
 pub mod shutdown;
 pub mod signals;
+pub mod url;

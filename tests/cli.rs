@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{Server, http_get, http_post, oha, spawn_serve, synedge};
+use common::process::{
+    SERVE_ON_FREE_PORTS, Server, http_get, http_post, oha, spawn_serve, synedge,
+};
 
 #[test]
 fn a_bad_config_names_every_problem_and_exits_78_before_binding() {
@@ -59,6 +61,269 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
     assert!(text.contains("ttl = \"1m 30s\""), "{text}");
     assert!(text.contains("token = \"<redacted>\""), "{text}");
     assert!(!text.contains("a-very-secret"));
+}
+
+/// Every duration key of the configuration: the defaults that read as a duration.
+fn duration_keys() -> Vec<String> {
+    fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = format!("{prefix}{k}");
+            match v {
+                toml::Value::Table(sub) => walk(&format!("{key}."), sub, out),
+                toml::Value::String(s) if humantime::parse_duration(s).is_ok() => out.push(key),
+                _ => {}
+            }
+        }
+    }
+    let defaults = toml::Table::try_from(synedge::config::Config::default()).unwrap();
+    let mut keys = Vec::new();
+    walk("", &defaults, &mut keys);
+    keys
+}
+
+#[test]
+fn check_config_refuses_every_duration_past_its_bound_with_exit_78() {
+    let keys = duration_keys();
+    for expected in [
+        "server.request_timeout",
+        "server.header_read_timeout",
+        "server.keep_alive_timeout",
+        "server.body_read_timeout",
+        "origin.timeout",
+        "cache.ttl",
+        "cache.stale_while_revalidate",
+        "cache.stale_if_error",
+        "cache.negative_ttl",
+        "events.flush_interval",
+        "scaler.interval",
+        "scaler.latency_slo",
+        "scaler.forecast_lead",
+        "scaler.scale_down.stabilization",
+        "scaler.actuator.timeout",
+        "shutdown.grace",
+        "shutdown.pre_stop_delay",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == expected),
+            "{expected} not in {keys:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Past every bound (an hour, or 365 days for cache lifetimes), within `Duration`.
+    for key in &keys {
+        let out = synedge(dir.path())
+            .args(["--set", &format!("{key}=400days"), "check-config"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{key}: {err}");
+        assert!(
+            err.contains(&format!("{key}: must be at most ")),
+            "{key} not named with its bound in:\n{err}"
+        );
+        assert!(out.stdout.is_empty(), "{key}: printed a config it refused");
+    }
+}
+
+#[test]
+fn serve_with_a_25_day_origin_timeout_exits_78_not_101() {
+    // 25 days passed validation, then panicked when SQLite's busy timeout (milliseconds
+    // in a C int) was set from it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = synedge(dir.path())
+        .args(["--set", "origin.timeout=25days"])
+        .args(SERVE_ON_FREE_PORTS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve with origin.timeout=25days did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("origin.timeout: must be at most 1h (got 25days)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing may be created");
+}
+
+#[test]
+fn check_config_shows_every_url_without_its_credentials() {
+    // Every secret below has SECRET in it; none may be printed.
+    let dir = tempfile::tempdir().unwrap();
+    let out = synedge(dir.path())
+        .args([
+            "--set",
+            "events.store=postgres://ev:evSECRET@db.internal/events?sslmode=disable",
+            "--set",
+            "scaler.actuator.kind=webhook",
+            "--set",
+            "scaler.actuator.url=https://hook:hookSECRET@hooks.example/scale?token=hookSECRETtoken",
+            "--set",
+            "scaler.actuator.api_url=https://k8s:k8sSECRET@kubernetes.example?access_token=k8sSECRETtoken",
+            "--set",
+            r#"scaler.peers=["http://peer:peerSECRET@10.0.0.7:9901", "dns://dns:dnsSECRET@synedge-admin:9901?sig=dnsSECRETsig"]"#,
+            "check-config",
+        ])
+        .env(
+            "SYNEDGE_ORIGIN__URL",
+            "postgres://app:pgSECRET@db.internal/synedge?password=pgSECRETparam&sslmode=disable",
+        )
+        .env("SYNEDGE_ADMIN__TOKEN", "tokenSECRET-0123456789")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stdout.contains("SECRET"),
+        "check-config showed a secret:\n{stdout}"
+    );
+    assert!(
+        !stderr.contains("SECRET"),
+        "check-config logged a secret:\n{stderr}"
+    );
+    for shown in [
+        "postgres://app:***@db.internal/synedge?password=***&sslmode=disable",
+        "postgres://ev:***@db.internal/events?sslmode=disable",
+        "https://hook:***@hooks.example/scale?token=***",
+        "https://k8s:***@kubernetes.example?access_token=***",
+        "http://peer:***@10.0.0.7:9901",
+        "dns://dns:***@synedge-admin:9901?sig=***",
+    ] {
+        assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
+    }
+}
+
+/// Reads a child's stderr on a thread (a pipe nobody reads would stall its writes).
+fn log_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// The value of `name=` in a log line.
+fn log_field(line: &str, name: &str) -> String {
+    line.split(&format!("{name}="))
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn log_lines_and_the_scaler_json_name_urls_without_their_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    // `serve`: the listening line names the origin (an upstream with basic auth).
+    let mut child = synedge(dir.path())
+        .args([
+            "--set",
+            "origin.url=http://edge:originSECRET@127.0.0.1:9/fragments",
+            "--set",
+            "events.store=sqlite://events.db",
+        ])
+        .args(SERVE_ON_FREE_PORTS)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = log_lines(&mut child);
+    let mut server = Server(child);
+    let listening = rx
+        .iter()
+        .find(|l| l.contains("listening"))
+        .expect("no 'listening' line");
+    assert!(
+        listening.contains("origin=http://edge:***@127.0.0.1:9/fragments"),
+        "{listening}"
+    );
+    server.sigterm();
+    assert_eq!(server.wait().code(), Some(0));
+    // The child is gone: the reader ends with its last line.
+    let serve_log: Vec<String> = rx.iter().collect();
+
+    // `synedge scaler`: the startup line and the decisions name the peers.
+    let peer = "http://peer:peerSECRET@127.0.0.1:9/?token=peerSECRETtoken";
+    let mut child = synedge(dir.path())
+        .args([
+            "--set",
+            "admin.listen=127.0.0.1:0",
+            "--set",
+            "scaler.interval=200ms",
+            "--set",
+            &format!(r#"scaler.peers=["{peer}", "dns://dns:dnsSECRET@synedge-admin"]"#),
+            "scaler",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = log_lines(&mut child);
+    let mut scaler = Server(child);
+    let running = rx
+        .iter()
+        .find(|l| l.contains("scaler running"))
+        .expect("no 'scaler running' line");
+    let admin = log_field(&running, "admin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let (status, body) = http_get(&admin, "/admin/v1/scaler");
+        assert_eq!(status, 200);
+        let log: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if log["decisions"].as_array().is_some_and(|d| !d.is_empty()) {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no decision: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    scaler.sigterm();
+    scaler.wait();
+    let log: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let instances = &log["decisions"][0]["instances"];
+    assert_eq!(
+        instances[0]["instance"], "http://peer:***@127.0.0.1:9/?token=***",
+        "{log:#}"
+    );
+    assert_eq!(
+        instances[1]["instance"], "dns://dns:***@synedge-admin",
+        "{log:#}"
+    );
+    assert!(!body.contains("SECRET"), "{body}");
+    assert!(
+        running.contains(
+            r#"peers=["http://peer:***@127.0.0.1:9/?token=***", "dns://dns:***@synedge-admin"]"#
+        ),
+        "{running}"
+    );
+    for line in [listening, running]
+        .into_iter()
+        .chain(serve_log)
+        .chain(rx.iter())
+    {
+        assert!(
+            !line.contains("SECRET"),
+            "a log line shows a secret: {line}"
+        );
+    }
 }
 
 #[test]

@@ -47,7 +47,6 @@ use tokio_postgres::types::ToSql;
 
 pub use notify::{CHANNEL, LISTENER_NAME};
 pub use schema::SCHEMA_VERSION;
-pub use target::redact;
 
 use super::{
     BoxFuture, Directives, Fragment, Invalidation, Lookup, Origin, OriginError, content_version,

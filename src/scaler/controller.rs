@@ -22,6 +22,7 @@ use super::actuator::{Actuator, Endpoint, ScaleRequest};
 use super::policy::{Decision, Direction, History, decide};
 use crate::config::{ScalerConfig, Secret};
 use crate::signals::{Metrics, Signals};
+use crate::url::redact;
 
 /// Decisions kept for `GET /admin/v1/scaler`.
 pub const LOG_CAPACITY: usize = 100;
@@ -45,6 +46,8 @@ pub enum Source {
 /// One instance's contribution to a decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstanceReport {
+    /// Which instance: a peer as configured with its credentials redacted, the address a
+    /// `dns://` peer resolved to, or this instance's name. Shown in the admin JSON.
     pub instance: String,
     pub signals: Option<Signals>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,7 +285,9 @@ impl Controller {
     }
 }
 
-/// Expands `dns://NAME:PORT` entries to one admin URL per address.
+/// Expands `dns://NAME:PORT` entries to one admin URL per address. Each comes with the
+/// name it is shown by (in logs and `GET /admin/v1/scaler`): the peer as configured,
+/// credentials redacted, or the address it resolved to.
 async fn resolve(peers: &[String]) -> Vec<(String, Result<String, String>)> {
     let mut out = Vec::new();
     for p in peers {
@@ -298,10 +303,13 @@ async fn resolve(peers: &[String]) -> Vec<(String, Result<String, String>)> {
                             .map(|a| (a.to_string(), Ok(format!("http://{a}")))),
                     );
                 }
-                Err(e) => out.push((p.clone(), Err(format!("resolving {hostport}: {e}")))),
+                Err(e) => out.push((
+                    redact(p),
+                    Err(format!("resolving {}: {e}", redact(hostport))),
+                )),
             }
         } else {
-            out.push((p.clone(), Ok(p.trim_end_matches('/').to_owned())));
+            out.push((redact(p), Ok(p.trim_end_matches('/').to_owned())));
         }
     }
     out
@@ -429,6 +437,44 @@ mod tests {
                 .unwrap()
                 .contains("the platform said no")
         );
+    }
+
+    #[tokio::test]
+    async fn peers_are_named_without_their_credentials() {
+        let peers = vec![
+            "http://peer:peerSECRET@127.0.0.1:9/?token=tokSECRET&window=1".to_owned(),
+            // No port: resolving fails at once, with no DNS query, naming the peer.
+            "dns://dns:dnsSECRET@synedge-admin".to_owned(),
+        ];
+        let resolved = resolve(&peers).await;
+        let names: Vec<&str> = resolved.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "http://peer:***@127.0.0.1:9/?token=***&window=1",
+                "dns://dns:***@synedge-admin"
+            ]
+        );
+        let dns_error = resolved[1].1.as_ref().unwrap_err();
+        assert!(
+            dns_error.starts_with("resolving dns:***@synedge-admin"),
+            "{dns_error}"
+        );
+
+        // And through a whole round: nothing in the admin JSON holds a secret.
+        let log = Arc::new(ScalerLog::default());
+        let source = Source::Peers { peers, token: None };
+        let mut c = Controller::new(
+            ScalerConfig::default(),
+            Arc::new(Flaky::default()),
+            source,
+            Arc::new(Metrics::new()),
+            log.clone(),
+        );
+        c.round().await;
+        let json = log.to_json().to_string();
+        assert!(!json.contains("SECRET"), "{json}");
+        assert!(json.contains("http://peer:***@127.0.0.1:9/"), "{json}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,7 @@
 //! certificates (`sslcert`, `sslkey`) are refused rather than ignored.
 //!
 //! Invariant: no message built here or by the store contains the password: URLs are
-//! shown through [`redact`].
+//! shown through [`crate::url::redact`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::url::redact;
 
 /// `application_name` of pooled connections, unless the URL sets one.
 pub const APPLICATION_NAME: &str = "synedge";
@@ -147,47 +149,6 @@ impl Target {
     }
 }
 
-/// `url` with the password (in the user part or a `password=` parameter) replaced by
-/// `***`, for messages. Never fails: a URL it cannot read comes back unchanged in its
-/// non-secret parts as far as they can be told apart.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    // The user part ends at the last '@' before the path: a password may contain '/'.
-    let mut out = format!("{scheme}://");
-    match before_query.rfind('@') {
-        Some(at) => {
-            let (userinfo, host_path) = before_query.split_at(at);
-            match userinfo.split_once(':') {
-                Some((user, _password)) => {
-                    out.push_str(user);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(host_path);
-        }
-        None => out.push_str(before_query),
-    }
-    if let Some(query) = query {
-        out.push('?');
-        let pieces: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => p.to_owned(),
-            })
-            .collect();
-        out.push_str(&pieces.join("&"));
-    }
-    out
-}
-
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -301,20 +262,6 @@ mod tests {
     use super::*;
 
     const T: Duration = Duration::from_secs(2);
-
-    #[test]
-    fn redact_hides_passwords_only() {
-        assert_eq!(
-            redact("postgres://app:s3cr/t@db.internal:5432/synedge?sslmode=require"),
-            "postgres://app:***@db.internal:5432/synedge?sslmode=require"
-        );
-        assert_eq!(
-            redact("postgresql://app@db/synedge?password=hunter2&sslmode=disable"),
-            "postgresql://app@db/synedge?password=***&sslmode=disable"
-        );
-        assert_eq!(redact("postgres://db/synedge"), "postgres://db/synedge");
-        assert_eq!(redact("not a url"), "not a url");
-    }
 
     #[test]
     fn tls_modes_follow_libpq() {
