@@ -5,114 +5,18 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::process::{Server, http_get, http_post, oha, spawn_serve};
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use common::process::{http_get, http_post, oha};
+use common::upstream::{HANG, OK, SLOW, Upstream, serve_over};
 use serde_json::Value;
 use synedge::catalog::seed::ean13;
 
 /// These tests measure latency: one at a time, so they do not load each other.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-const OK: u8 = 0;
-const HANG: u8 = 1;
-const SLOW: u8 = 2;
-
-/// An upstream content service on 127.0.0.1: answers every fragment path with a body,
-/// or hangs, or answers after 300 ms; can be killed (listener and connections gone) and
-/// started again on the same port.
-struct Upstream {
-    port: u16,
-    mode: Arc<AtomicU8>,
-    requests: Arc<AtomicUsize>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Upstream {
-    async fn start(mode: u8) -> Self {
-        let mut u = Self {
-            port: 0,
-            mode: Arc::new(AtomicU8::new(mode)),
-            requests: Arc::default(),
-            task: None,
-        };
-        u.restart().await;
-        u
-    }
-
-    async fn restart(&mut self) {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(([127, 0, 0, 1], self.port).into()).unwrap();
-        let listener = socket.listen(1024).unwrap();
-        self.port = listener.local_addr().unwrap().port();
-        let (mode, requests) = (self.mode.clone(), self.requests.clone());
-        self.task = Some(tokio::spawn(async move {
-            // Connections live in the set: aborting this task drops them all.
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (mode, requests) = (mode.clone(), requests.clone());
-                conns.spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (mode, requests) = (mode.clone(), requests.clone());
-                        async move {
-                            requests.fetch_add(1, Ordering::SeqCst);
-                            match mode.load(Ordering::SeqCst) {
-                                HANG => std::future::pending::<()>().await,
-                                SLOW => tokio::time::sleep(Duration::from_millis(300)).await,
-                                _ => {}
-                            }
-                            let body = format!(
-                                "<div class=\"inpage\">{}{}</div>",
-                                req.uri().path(),
-                                " tile".repeat(300)
-                            );
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        }));
-    }
-
-    fn kill(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-    }
-}
-
-/// `synedge serve` over `upstream`, with `extra` settings.
-fn serve_over(dir: &Path, upstream: &Upstream, extra: &[&str]) -> (Server, String, String) {
-    let origin = format!("origin.url=http://127.0.0.1:{}/fragments", upstream.port);
-    let events = format!("events.store=sqlite://{}/events.db", dir.display());
-    let mut args = vec!["--set", &origin, "--set", &events];
-    for e in extra {
-        args.extend(["--set", e]);
-    }
-    spawn_serve(dir, &args)
-}
 
 fn fragment_path(i: usize) -> String {
     format!(

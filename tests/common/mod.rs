@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod postgres;
 pub mod process;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
