@@ -65,9 +65,9 @@ impl Route {
 }
 
 /// Status codes we label individually; anything else is `other`.
-const STATUSES: [&str; 15] = [
-    "200", "202", "204", "304", "400", "401", "404", "405", "413", "414", "500", "502", "503",
-    "504", "other",
+const STATUSES: [&str; 16] = [
+    "200", "202", "204", "304", "400", "401", "404", "405", "408", "413", "414", "500", "502",
+    "503", "504", "other",
 ];
 
 fn status_index(code: u16) -> usize {
@@ -80,14 +80,20 @@ fn status_index(code: u16) -> usize {
         401 => 5,
         404 => 6,
         405 => 7,
-        413 => 8,
-        414 => 9,
-        500 => 10,
-        502 => 11,
-        503 => 12,
-        504 => 13,
-        _ => 14,
+        408 => 8,
+        413 => 9,
+        414 => 10,
+        500 => 11,
+        502 => 12,
+        503 => 13,
+        504 => 14,
+        _ => 15,
     }
+}
+
+/// Whether `status` is the client's doing (4xx), which no server figure counts.
+pub fn is_client_error(status: u16) -> bool {
+    (400..500).contains(&status)
 }
 
 /// How a fragment request was answered by the cache.
@@ -223,7 +229,7 @@ const SIGNAL_GAUGES: [(&str, &str); 9] = [
     ),
     (
         "synedge_signals_error_ratio",
-        "Share of answers that were 5xx over the window.",
+        "Share of answers that were 5xx over the window (client errors, 4xx, left out).",
     ),
     (
         "synedge_signals_shed_per_second",
@@ -333,7 +339,7 @@ impl Metrics {
             .map(|route| {
                 r.histogram(
                     "synedge_http_request_duration_seconds",
-                    "Time from request headers read to response headers ready, by route.",
+                    "Time from request fully received (headers and body) to response headers ready, by route; client errors (4xx) are not timed.",
                     &[("route", route.as_str())],
                 )
             })
@@ -545,15 +551,27 @@ impl Metrics {
         self.windows.request_started();
     }
 
-    /// Records one answered request (after [`Self::request_started`]).
+    /// Records one answered request (after [`Self::request_started`]), `seconds` from its
+    /// request fully received to its response ready. A client error (4xx: a bad
+    /// parameter, a body too large or too slow) is counted with its status but not timed:
+    /// it measures the client, not the server, and must not move latency SLOs or the
+    /// scaler.
     pub fn http_request(&self, route: Route, status: u16, seconds: f64) {
         let r = route as usize;
         self.http_requests[r][status_index(status)].increment(1);
-        self.http_duration[r].record(seconds);
+        if !is_client_error(status) {
+            self.http_duration[r].record(seconds);
+        }
         self.http_in_flight.decrement(1.0);
         // Probes are the platform's, not load.
         let load = !matches!(route, Route::Healthz | Route::Readyz);
         self.windows.request_finished(status, seconds, load);
+    }
+
+    /// A request answered before it was started: a client error found while its body
+    /// was read (408, 413). Counted with its status; nothing else.
+    pub fn http_refused(&self, route: Route, status: u16) {
+        self.http_requests[route as usize][status_index(status)].increment(1);
     }
 
     pub fn cache_request(&self, result: CacheResult) {
@@ -576,14 +594,15 @@ impl Metrics {
         }
     }
 
-    /// A request shed at admission.
-    /// A request answered 503 at admission: counted as answered (with its status, as
-    /// the client saw it) and as shed, but not timed and not in the windows' latency,
-    /// which would read the microseconds a refusal takes as fast service.
+    /// A request (after [`Self::request_started`]) answered 503 to protect the
+    /// instance: counted as answered (with its status, as the client saw it) and as
+    /// shed, but not timed and not in the windows' latency, which would read the
+    /// microseconds a refusal takes as fast service.
     pub fn shed(&self, route: Route) {
         let r = route as usize;
         self.shed_requests[r].increment(1);
         self.http_requests[r][status_index(503)].increment(1);
+        self.http_in_flight.decrement(1.0);
         self.windows.shed();
     }
 

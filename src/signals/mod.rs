@@ -25,7 +25,7 @@ pub struct Signals {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub cpu: f64,
-    /// Share of answers that were 5xx.
+    /// Share of answers that were 5xx, of all but client errors (4xx).
     pub error_rate: f64,
     /// Requests shed (refused under overload) per second.
     pub shed_rate: f64,

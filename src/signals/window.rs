@@ -26,6 +26,8 @@ const EMPTY: u64 = u64::MAX;
 struct Slot {
     second: AtomicU64,
     requests: AtomicU64,
+    /// Answers the server is judged on: all but client errors (4xx).
+    judged: AtomicU64,
     errors: AtomicU64,
     shed: AtomicU64,
     cache_hits: AtomicU64,
@@ -82,6 +84,7 @@ impl Default for Windows {
 #[derive(Default)]
 struct Totals {
     requests: u64,
+    judged: u64,
     errors: u64,
     shed: u64,
     cache_hits: u64,
@@ -122,6 +125,7 @@ impl Windows {
         {
             for c in [
                 &s.requests,
+                &s.judged,
                 &s.errors,
                 &s.shed,
                 &s.cache_hits,
@@ -151,17 +155,25 @@ impl Windows {
         }
     }
 
+    /// One answer. Client errors (4xx) count in the request rate (they are load) but
+    /// not in latency or the error rate: a slow or broken client must not read as a
+    /// slow or failing server.
     fn record_request(&self, second: u64, status: u16, seconds: f64) {
         let s = self.slot(second);
         s.requests.fetch_add(1, Relaxed);
+        if super::metrics::is_client_error(status) {
+            return;
+        }
+        s.judged.fetch_add(1, Relaxed);
         if status >= 500 {
             s.errors.fetch_add(1, Relaxed);
         }
         s.latency.0[bucket(seconds)].fetch_add(1, Relaxed);
     }
 
-    /// A request refused to protect the instance (load shedding).
+    /// A started request refused to protect the instance (load shedding).
     pub fn shed(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
         self.slot(self.now()).shed.fetch_add(1, Relaxed);
     }
 
@@ -212,6 +224,7 @@ impl Windows {
                 continue;
             }
             t.requests += s.requests.load(Relaxed);
+            t.judged += s.judged.load(Relaxed);
             t.errors += s.errors.load(Relaxed);
             t.shed += s.shed.load(Relaxed);
             t.cache_hits += s.cache_hits.load(Relaxed);
@@ -267,7 +280,7 @@ impl Windows {
             p95_ms: quantile(&t.latency, 0.95),
             p99_ms: quantile(&t.latency, 0.99),
             cpu: self.cpu_over(now, window),
-            error_rate: ratio(t.errors, t.requests),
+            error_rate: ratio(t.errors, t.judged),
             shed_rate: t.shed as f64 / w,
             cache_hit_ratio: ratio(t.cache_hits, t.cache_lookups),
             origin_p99_ms: quantile(&t.origin_latency, 0.99),
@@ -322,6 +335,23 @@ mod tests {
         assert!((w.snapshot_at(110, "a", 60, 0).rps - 500.0 / 60.0).abs() < 1e-9);
         // A minute later they have left both windows.
         assert_eq!(w.snapshot_at(175, "a", 60, 0).rps, 0.0);
+    }
+
+    #[test]
+    fn client_errors_are_load_but_not_latency_or_errors() {
+        let w = Windows::new();
+        for _ in 0..90 {
+            w.record_request(5, 200, 0.001);
+        }
+        // Ten slow-body clients answered 408 after 5 s, and a 503.
+        for _ in 0..9 {
+            w.record_request(5, 408, 5.0);
+        }
+        w.record_request(5, 503, 0.001);
+        let s = w.snapshot_at(6, "a", 1, 0);
+        assert_eq!(s.rps, 100.0);
+        assert!(s.p99_ms < 2.0, "{}", s.p99_ms);
+        assert!((s.error_rate - 1.0 / 91.0).abs() < 1e-9, "{}", s.error_rate);
     }
 
     #[test]
