@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             j = (j + 1) % reqs.len();
             let (cache, r) = (cache.clone(), &reqs[j]);
-            async move { cache.get(r).await.unwrap() }
+            async move { cache.get(r, || Some(())).await.unwrap() }
         })
     });
 }

@@ -63,7 +63,7 @@ impl App {
             event_store: events_store,
             loader: server::embed::Asset::loader(),
             instance: instance_name(),
-            limiter: server::shed::Limiter::new(config.server.max_connections),
+            limiter: Arc::new(server::shed::Limiter::new(config.server.max_connections)),
             scaler_log: Arc::default(),
         });
         Ok(Self {

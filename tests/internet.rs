@@ -245,3 +245,120 @@ fn silent_sockets_up_to_max_connections_do_not_lock_out_real_clients() {
         drop(silent);
     }
 }
+
+/// One `GET` on an open keep-alive connection: its status, and how long until the whole
+/// answer was read.
+async fn ask(s: &mut tokio::net::TcpStream, path: &str) -> (u16, Duration) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = Instant::now();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&buf[..n]);
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        if got.len() >= end + 4 + len {
+            return (head[9..12].parse().unwrap(), started.elapsed());
+        }
+    }
+}
+
+/// `clients` keep-alive connections, each accepted and used once (so the herd below
+/// measures the cache, not connection set-up), then all asking at once, client `i` for
+/// `path(i)`. Returns each answer's status and latency, sorted by latency.
+async fn herd(
+    public: &str,
+    clients: usize,
+    path: impl Fn(usize) -> String,
+) -> Vec<(u16, Duration)> {
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        let mut s = tokio::net::TcpStream::connect(public).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        assert_eq!(ask(&mut s, "/healthz").await.0, 200);
+        conns.push(s);
+    }
+    let go = std::sync::Arc::new(tokio::sync::Barrier::new(clients));
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            let (go, path) = (go.clone(), path(i));
+            tokio::spawn(async move {
+                go.wait().await;
+                ask(&mut s, &path).await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out.sort_by_key(|a| a.1);
+    out
+}
+
+fn p99(answers: &[(u16, Duration)]) -> Duration {
+    answers[(answers.len() * 99).div_ceil(100) - 1].1
+}
+
+fn statuses(answers: &[(u16, Duration)]) -> Vec<(u16, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (s, _) in answers {
+        *counts.entry(*s).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_herd_costs_one_origin_fetch_and_no_client_is_shed() {
+    use common::upstream::{SLOW, Upstream, serve_over};
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start(SLOW).await;
+    upstream.slow_ms(100);
+    let (_server, public, _admin) = serve_over(dir.path(), &upstream, &[]);
+    let path = |i: usize| {
+        format!(
+            "/v1/fragment?retailer=shop-one&locale=en-GB&ean={}",
+            synedge::catalog::seed::ean13(i + 1)
+        )
+    };
+    // A product launch: 2,000 browsers at once on one key nobody asked for before.
+    let one = herd(&public, 2000, |_| path(0)).await;
+    // Latency is printed, not bounded: this is a debug build on a shared machine, and
+    // loadtest/herd.sh measures the release build beside nginx.
+    let p99_one = p99(&one);
+    eprintln!(
+        "herd, 1 key x 2000: {:?}, p99 {p99_one:?}, origin fetches {}",
+        statuses(&one),
+        upstream.requests()
+    );
+    assert_eq!(statuses(&one), [(200, 2000)]);
+    assert_eq!(
+        upstream.requests(),
+        1,
+        "one origin fetch for the whole herd"
+    );
+    // A newsletter: 50 new keys, 40 browsers each (all 2,000 at once: over the miss
+    // limit, were each waiter admitted as a miss of its own).
+    let many = herd(&public, 2000, |i| path(1 + i % 50)).await;
+    let p99_many = p99(&many);
+    eprintln!(
+        "herd, 50 keys x 40: {:?}, p99 {p99_many:?}, origin fetches {}",
+        statuses(&many),
+        upstream.requests() - 1
+    );
+    assert_eq!(statuses(&many), [(200, 2000)]);
+    assert_eq!(upstream.requests(), 51, "one origin fetch per key");
+}

@@ -3,8 +3,10 @@
 //!
 //! Invariants:
 //! - A hit is one lock-free moka lookup plus a clock read; it never waits on a miss.
-//!   Misses for one key serialize on moka's per-key compute lock, and every waiter
-//!   re-checks the entry the first one stored, so a herd costs exactly one origin fetch.
+//! - Misses for one key share one fetch (a *flight*): the first starts it, if admitted
+//!   (load shedding is asked only here), and every other request for the key waits for
+//!   its outcome and is woken with it at once, holding no permit. So a herd of thousands
+//!   on a cold key costs exactly one origin fetch and one miss permit.
 //! - Freshness is judged here, from `stored_at` on tokio's clock; moka's own expiry only
 //!   reclaims memory after the last moment an entry could still be served.
 //! - This module knows nothing about HTTP beyond prebuilt header values in entries.
@@ -12,11 +14,12 @@
 pub mod encode;
 mod entry;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use moka::ops::compute::{CompResult, Op};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use entry::{CachedFragment, Content, Encoding, SurrogateKey, Surrogates};
@@ -82,6 +85,52 @@ impl CacheSettings {
     }
 }
 
+/// Why [`FragmentCache::get`] has no answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GetError {
+    #[error(transparent)]
+    Origin(#[from] OriginError),
+    /// The request would have started an origin fetch, and `admit` refused it.
+    #[error("no room for another origin fetch right now")]
+    Shed,
+}
+
+/// What every request waiting on one fetch is handed: `None` until it lands.
+type Outcome = Option<Result<Served, OriginError>>;
+
+/// A fetch in flight, as one of the requests waiting on it sees it.
+struct Flight {
+    rx: watch::Receiver<Outcome>,
+    /// Whether this request started it (it reports `MISS`; the others `HIT`).
+    started: bool,
+}
+
+impl Flight {
+    async fn outcome(mut self) -> Result<Served, OriginError> {
+        match self.rx.wait_for(Option::is_some).await {
+            Ok(o) => o
+                .clone()
+                .expect("invariant: wait_for returns a landed outcome"),
+            Err(_) => Err(OriginError::Unavailable(
+                "the fetch for this fragment ended without an answer".into(),
+            )),
+        }
+    }
+}
+
+/// Removes a flight from the map when its task ends, answered or not.
+struct Landing<'a>(&'a Inner, &'a str);
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.0
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(self.1);
+    }
+}
+
 /// Lets moka drop each entry once no rule can serve it any more (its own lifetimes:
 /// an HTTP origin's `max-age` may exceed `cache.ttl`).
 struct EntryExpiry;
@@ -132,6 +181,11 @@ struct Inner {
     origin: Arc<dyn Origin>,
     settings: CacheSettings,
     metrics: Arc<Metrics>,
+    /// One origin fetch per key at a time: the requests that miss meanwhile wait for its
+    /// outcome here instead of fetching, holding a miss permit or queueing on a lock.
+    /// Touched by misses only; the lock is never held across an await.
+    flights:
+        std::sync::Mutex<HashMap<String, watch::Receiver<Outcome>, foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for FragmentCache {
@@ -158,15 +212,26 @@ impl FragmentCache {
                 origin,
                 settings,
                 metrics,
+                flights: std::sync::Mutex::default(),
             }),
         }
     }
 
     /// Answers `req` from memory when possible, else from the origin (once per key).
     ///
+    /// `admit` is asked only when this request would start an origin fetch, the work
+    /// that load shedding protects: whatever it returns is held until that fetch ends,
+    /// and `None` refuses it ([`GetError::Shed`]). Hits and requests that wait on a fetch
+    /// already in flight for their key never call it.
+    ///
     /// # Errors
-    /// The origin failed and no entry recent enough for stale-if-error exists.
-    pub async fn get(&self, req: &FragmentRequest) -> Result<Served, OriginError> {
+    /// The origin failed and no entry recent enough for stale-if-error exists, or the
+    /// fetch was not admitted.
+    pub async fn get<P: Send + 'static>(
+        &self,
+        req: &FragmentRequest,
+        admit: impl FnOnce() -> Option<P>,
+    ) -> Result<Served, GetError> {
         let key = req.cache_key();
         let now = Instant::now();
         let current = self.inner.map.get(&key).await;
@@ -177,20 +242,29 @@ impl FragmentCache {
                     status: CacheStatus::Hit,
                 }),
                 Freshness::Revalidate => {
-                    let _ = self.spawn_refresh(key.clone(), req, e);
+                    let _ = self.spawn_refresh(&key, req, e);
                     Some(Served {
                         entry: e.clone(),
                         status: CacheStatus::Stale,
                     })
                 }
-                Freshness::IfError => Some(self.refresh_or_stale(key.clone(), req, e).await),
+                Freshness::IfError => Some(self.refresh_or_stale(&key, req, e).await),
                 Freshness::Dead => None,
             },
             None => None,
         };
         let served = match served {
             Some(s) => s,
-            None => self.fill(&key, req, now, None).await?,
+            None => {
+                let flight = self.join_or_start(&key, req, now, None, admit)?;
+                let joined = !flight.started;
+                let mut served = flight.outcome().await?;
+                if joined && served.status == CacheStatus::Miss {
+                    // Stored by the fetch this request waited for.
+                    served.status = CacheStatus::Hit;
+                }
+                served
+            }
         };
         let result = match (served.status, served.entry.content.is_some()) {
             (CacheStatus::Stale, _) => CacheResult::Stale,
@@ -216,88 +290,117 @@ impl FragmentCache {
         }
     }
 
-    /// Fetches and stores the entry for `key`, serialized per key. `replacing` is the
-    /// stale entry a background refresh replaces; a foreground fill passes `None`.
+    /// The fetch in flight for `key`, or a new one if there is none and `admit` lets it
+    /// start. The fetch runs in a task of its own, so a client that goes away cancels
+    /// nothing the others wait for. `replacing` is the stale entry a background refresh
+    /// replaces; a foreground fill passes `None`.
+    fn join_or_start<P: Send + 'static>(
+        &self,
+        key: &str,
+        req: &FragmentRequest,
+        asked_at: Instant,
+        replacing: Option<&Arc<CachedFragment>>,
+        admit: impl FnOnce() -> Option<P>,
+    ) -> Result<Flight, GetError> {
+        let mut flights = self
+            .inner
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(rx) = flights.get(key) {
+            return Ok(Flight {
+                rx: rx.clone(),
+                started: false,
+            });
+        }
+        let permit = admit().ok_or(GetError::Shed)?;
+        let (tx, rx) = watch::channel(None);
+        flights.insert(key.to_owned(), rx.clone());
+        drop(flights);
+        let this = self.clone();
+        let (key, req, replacing) = (key.to_owned(), req.clone(), replacing.cloned());
+        tokio::spawn(async move {
+            // Lands the flight however the task ends, so a panic cannot wedge the key.
+            let landing = Landing(&this.inner, &key);
+            let outcome = this
+                .fetch_and_store(&key, &req, asked_at, replacing.as_ref())
+                .await;
+            drop(permit);
+            if outcome.is_err()
+                && let Some(old) = &replacing
+            {
+                old.release_refresh();
+            }
+            drop(landing);
+            tx.send_replace(Some(outcome));
+        });
+        Ok(Flight { rx, started: true })
+    }
+
+    /// Fetches and stores the entry for `key` (one flight's work).
     ///
-    /// Whoever holds the per-key lock after another request stored a newer entry sees
-    /// it and returns it without fetching: that is what makes a herd cost one fetch.
-    /// An entry with the origin's validator is revalidated (a 304 re-stamps it); an
-    /// answer the origin marked `no-store` answers this request and is not kept.
-    async fn fill(
+    /// An entry stored meanwhile (newer than `replacing`, or than when the request that
+    /// started this asked) is returned without fetching: a request that missed just
+    /// before another fetch landed costs nothing. An entry with the origin's validator is
+    /// revalidated (a 304 re-stamps it); an answer the origin marked `no-store` answers
+    /// the waiting requests and is not kept.
+    async fn fetch_and_store(
         &self,
         key: &str,
         req: &FragmentRequest,
         asked_at: Instant,
         replacing: Option<&Arc<CachedFragment>>,
     ) -> Result<Served, OriginError> {
-        let unstored: std::sync::Mutex<Option<Arc<CachedFragment>>> = Default::default();
-        let result = self
-            .inner
-            .map
-            .entry_by_ref(key)
-            .and_try_compute_with(|cur| async {
-                let cur = cur.map(|e| e.into_value());
-                if let Some(cur) = &cur {
-                    let newer = match replacing {
-                        Some(old) => cur.stored_at > old.stored_at,
-                        None => {
-                            cur.stored_at >= asked_at
-                                || self.freshness(cur, Instant::now()) == Freshness::Fresh
-                        }
-                    };
-                    if newer {
-                        return Ok(Op::Nop);
-                    }
+        let cur = self.inner.map.get(key).await;
+        if let Some(cur) = &cur {
+            let newer = match replacing {
+                Some(old) => cur.stored_at > old.stored_at,
+                None => {
+                    cur.stored_at >= asked_at
+                        || self.freshness(cur, Instant::now()) == Freshness::Fresh
                 }
-                let validator = cur.as_ref().and_then(|c| c.validator.as_deref());
-                let lookup = self.fetch_origin(req, validator).await?;
-                let entry = match (lookup, &cur) {
-                    (Lookup::NotModified { directives }, Some(cur)) => {
-                        cur.restamped(Instant::now(), &self.inner.settings, &directives)
-                    }
-                    (Lookup::NotModified { .. }, None) => {
-                        return Err(OriginError::Corrupt(
-                            "the origin answered 304 Not Modified to an unconditional request"
-                                .into(),
-                        ));
-                    }
-                    (lookup, _) => {
-                        let no_store = matches!(&lookup, Lookup::Found(f) if f.directives.no_store);
-                        let entry = self.build_entry(lookup, req, key.len()).await?;
-                        if no_store {
-                            *unstored
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                                Some(Arc::new(entry));
-                            return Ok(if cur.is_some() { Op::Remove } else { Op::Nop });
-                        }
-                        entry
-                    }
-                };
-                Ok(Op::Put(Arc::new(entry)))
-            })
-            .await?;
-        if let Some(entry) = unstored
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
-            return Ok(Served {
-                entry,
-                status: CacheStatus::Miss,
-            });
+            };
+            if newer {
+                return Ok(Served {
+                    entry: cur.clone(),
+                    status: CacheStatus::Hit,
+                });
+            }
         }
-        match result {
-            CompResult::Inserted(e) | CompResult::ReplacedWith(e) => Ok(Served {
-                entry: e.into_value(),
-                status: CacheStatus::Miss,
-            }),
-            CompResult::Unchanged(e) => Ok(Served {
-                entry: e.into_value(),
-                status: CacheStatus::Hit,
-            }),
-            CompResult::StillNone(_) | CompResult::Removed(_) => Err(OriginError::Unavailable(
-                "the cache entry vanished while it was filled".into(),
-            )),
+        let validator = cur.as_ref().and_then(|c| c.validator.as_deref());
+        let lookup = self.fetch_origin(req, validator).await?;
+        let entry = match (lookup, &cur) {
+            (Lookup::NotModified { directives }, Some(cur)) => {
+                cur.restamped(Instant::now(), &self.inner.settings, &directives)
+            }
+            (Lookup::NotModified { .. }, None) => {
+                return Err(OriginError::Corrupt(
+                    "the origin answered 304 Not Modified to an unconditional request".into(),
+                ));
+            }
+            (lookup, _) => {
+                let no_store = matches!(&lookup, Lookup::Found(f) if f.directives.no_store);
+                let entry = Arc::new(self.build_entry(lookup, req, key.len()).await?);
+                if no_store {
+                    if cur.is_some() {
+                        self.inner.map.invalidate(key).await;
+                    }
+                    return Ok(Served {
+                        entry,
+                        status: CacheStatus::Miss,
+                    });
+                }
+                return Ok(self.store(key, entry).await);
+            }
+        };
+        Ok(self.store(key, Arc::new(entry)).await)
+    }
+
+    async fn store(&self, key: &str, entry: Arc<CachedFragment>) -> Served {
+        self.inner.map.insert(key.to_owned(), entry.clone()).await;
+        Served {
+            entry,
+            status: CacheStatus::Miss,
         }
     }
 
@@ -371,7 +474,7 @@ impl FragmentCache {
     /// for content the cache holds.
     async fn refresh_or_stale(
         &self,
-        key: String,
+        key: &str,
         req: &FragmentRequest,
         stale: &Arc<CachedFragment>,
     ) -> Served {
@@ -382,9 +485,9 @@ impl FragmentCache {
         let Some(refresh) = self.spawn_refresh(key, req, stale) else {
             return stale_answer();
         };
-        match tokio::time::timeout(STALE_IF_SLOW, refresh).await {
-            Ok(Ok(Some(served))) => served,
-            Ok(_) => {
+        match tokio::time::timeout(STALE_IF_SLOW, refresh.outcome()).await {
+            Ok(Ok(served)) => served,
+            Ok(Err(_)) => {
                 tracing::debug!("origin failed; serving stale content");
                 stale_answer()
             }
@@ -392,27 +495,19 @@ impl FragmentCache {
         }
     }
 
-    /// Starts the one background refresh of a stale entry: `None` if one is running.
-    /// The task yields the new answer, or `None` when the origin failed.
+    /// Starts the one background refresh of a stale entry (never shed: it replaces
+    /// content clients already get); `None` if one is running.
     fn spawn_refresh(
         &self,
-        key: String,
+        key: &str,
         req: &FragmentRequest,
         stale: &Arc<CachedFragment>,
-    ) -> Option<tokio::task::JoinHandle<Option<Served>>> {
+    ) -> Option<Flight> {
         if !stale.claim_refresh() {
             return None;
         }
-        let this = self.clone();
-        let req = req.clone();
-        let stale = stale.clone();
-        Some(tokio::spawn(async move {
-            let result = this.fill(&key, &req, Instant::now(), Some(&stale)).await;
-            if result.is_err() {
-                stale.release_refresh();
-            }
-            result.ok()
-        }))
+        self.join_or_start(key, req, Instant::now(), Some(stale), || Some(()))
+            .ok()
     }
 
     /// Drops the entry for one normalized key at once.
@@ -472,12 +567,6 @@ impl FragmentCache {
             .purges
             .increment((counts.0 + counts.1 + usize::from(inv.all)) as u64);
         Ok(counts)
-    }
-
-    /// Whether an entry for the normalized `key` is held (fresh or not): a cheap check
-    /// that does not count as a use.
-    pub fn contains(&self, key: &str) -> bool {
-        self.inner.map.contains_key(key)
     }
 
     /// The origin behind this cache (for fleet fan-out).

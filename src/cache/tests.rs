@@ -112,6 +112,11 @@ fn cache(origin: Arc<Scripted>) -> FragmentCache {
     )
 }
 
+/// Admission that always lets a fetch start.
+fn admit() -> Option<()> {
+    Some(())
+}
+
 fn req(q: &str) -> FragmentRequest {
     FragmentRequest::from_query(q).unwrap()
 }
@@ -129,7 +134,7 @@ async fn a_herd_on_a_cold_key_costs_one_origin_fetch() {
     let r = req(Q);
     let answers = futures_join_all((0..200).map(|_| {
         let (c, r) = (c.clone(), r.clone());
-        tokio::spawn(async move { c.get(&r).await.unwrap() })
+        tokio::spawn(async move { c.get(&r, admit).await.unwrap() })
     }))
     .await;
     assert_eq!(origin.calls(), 1);
@@ -158,9 +163,9 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_once() {
     let origin = Scripted::new("<p>v1</p>");
     let c = cache(origin.clone());
     let r = req(Q);
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Miss);
     tokio::time::advance(TTL - Duration::from_secs(1)).await;
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Hit);
     assert_eq!(origin.calls(), 1);
 
     origin.set(Ok(found("<p>v2</p>")));
@@ -168,13 +173,13 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_once() {
     // Past ttl, within stale-while-revalidate: three requests get the old content at
     // once, without waiting, and cause one background refresh.
     for _ in 0..3 {
-        let s = c.get(&r).await.unwrap();
+        let s = c.get(&r, admit).await.unwrap();
         assert_eq!(s.status, CacheStatus::Stale);
         assert_eq!(body(&s), b"<p>v1</p>");
     }
     tokio::time::sleep(Duration::from_millis(100)).await; // let the refresh finish
     assert_eq!(origin.calls(), 2);
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!((s.status, body(&s)), (CacheStatus::Hit, &b"<p>v2</p>"[..]));
 }
 
@@ -183,14 +188,14 @@ async fn failed_background_refresh_keeps_stale_and_retries_later() {
     let origin = Scripted::new("<p>v1</p>");
     let c = cache(origin.clone());
     let r = req(Q);
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     origin.set(Err(OriginError::Unavailable("down".into())));
     tokio::time::advance(TTL + Duration::from_secs(1)).await;
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Stale);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(origin.calls(), 2);
     // The claim was released: the next stale hit tries again.
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Stale);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(origin.calls(), 3);
 }
@@ -200,12 +205,12 @@ async fn stale_if_error_covers_origin_failures_until_it_runs_out() {
     let origin = Scripted::new("<p>v1</p>");
     let c = cache(origin.clone());
     let r = req(Q);
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     origin.set(Err(OriginError::Timeout(Duration::from_secs(2))));
     // Past stale-while-revalidate: the request itself must ask the origin; it fails,
     // and the old content stands in.
     tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!(
         (s.status, body(&s)),
         (CacheStatus::Stale, &b"<p>v1</p>"[..])
@@ -213,12 +218,18 @@ async fn stale_if_error_covers_origin_failures_until_it_runs_out() {
     assert_eq!(origin.calls(), 2);
     // Past stale-if-error: the error reaches the client.
     tokio::time::advance(SIE).await;
-    assert!(matches!(c.get(&r).await, Err(OriginError::Timeout(_))));
+    assert!(matches!(
+        c.get(&r, admit).await,
+        Err(GetError::Origin(OriginError::Timeout(_)))
+    ));
     // A key never seen gets the error, and the error is not cached.
     let other = req("retailer=shop-one&locale=en-GB&sku=A1");
-    assert!(c.get(&other).await.is_err());
+    assert!(c.get(&other, admit).await.is_err());
     origin.set(Ok(found("<p>back</p>")));
-    assert_eq!(c.get(&other).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(
+        c.get(&other, admit).await.unwrap().status,
+        CacheStatus::Miss
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -230,9 +241,9 @@ async fn no_content_is_cached_for_negative_ttl() {
     }));
     let c = cache(origin.clone());
     let r = req(Q);
-    assert!(c.get(&r).await.unwrap().entry.content.is_none());
+    assert!(c.get(&r, admit).await.unwrap().entry.content.is_none());
     tokio::time::advance(NEG - Duration::from_secs(1)).await;
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!(
         (s.status, s.entry.content.is_none()),
         (CacheStatus::Hit, true)
@@ -243,13 +254,13 @@ async fn no_content_is_cached_for_negative_ttl() {
     // that request still gets the old answer) and the one after sees it.
     origin.set(Ok(found("<p>new</p>")));
     tokio::time::advance(NEG + SWR).await;
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!(
         (s.status, s.entry.content.is_none()),
         (CacheStatus::Stale, true)
     );
     tokio::time::sleep(Duration::from_millis(60)).await;
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!((s.status, body(&s)), (CacheStatus::Hit, &b"<p>new</p>"[..]));
 }
 
@@ -261,10 +272,10 @@ async fn past_stale_while_revalidate_a_fast_origin_answers_and_a_slow_one_is_not
     });
     let c = cache(origin.clone());
     let r = req(Q);
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     origin.set(Ok(found("<p>v2</p>")));
     tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!((s.status, body(&s)), (CacheStatus::Miss, &b"<p>v2</p>"[..]));
 
     // A hanging origin: the stale entry comes back after STALE_IF_SLOW, not after the
@@ -274,11 +285,11 @@ async fn past_stale_while_revalidate_a_fast_origin_answers_and_a_slow_one_is_not
         ..Arc::into_inner(Scripted::new("<p>v1</p>")).unwrap()
     });
     let c = cache(slow.clone());
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     tokio::time::advance(TTL + SWR + Duration::from_secs(1)).await;
     for _ in 0..3 {
         let started = Instant::now();
-        let s = c.get(&r).await.unwrap();
+        let s = c.get(&r, admit).await.unwrap();
         assert_eq!(
             (s.status, body(&s)),
             (CacheStatus::Stale, &b"<p>v1</p>"[..])
@@ -294,22 +305,22 @@ async fn purges_by_key_and_surrogate_key_take_effect_at_once() {
     let c = cache(origin.clone());
     let a = req(Q);
     let b = req("retailer=shop-two&locale=en-GB&ean=4006381333931");
-    c.get(&a).await.unwrap();
-    c.get(&b).await.unwrap();
+    c.get(&a, admit).await.unwrap();
+    c.get(&b, admit).await.unwrap();
     c.purge_key(&a.cache_key()).await;
-    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Miss);
-    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Hit);
 
     c.purge_surrogate(SurrogateKey::parse("retailer:shop-two").unwrap());
-    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Hit);
-    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Miss);
 
     c.purge_surrogate(SurrogateKey::parse("brand:ACME").unwrap());
-    assert_eq!(c.get(&a).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Miss);
     c.purge_surrogate(SurrogateKey::parse("product:acme/X-100/B").unwrap());
-    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Miss);
+    assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Miss);
     c.purge_surrogate(SurrogateKey::parse("brand:other").unwrap());
-    assert_eq!(c.get(&b).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Hit);
 }
 
 #[tokio::test]
@@ -326,16 +337,19 @@ async fn variants_are_made_once_on_insert_and_the_cache_stays_within_its_byte_bo
         origin.clone(),
         Arc::new(Metrics::new()),
     );
-    let s = c.get(&req(Q)).await.unwrap();
+    let s = c.get(&req(Q), admit).await.unwrap();
     let content = s.entry.content.as_ref().unwrap();
     assert!(
         content.gzip.is_some() && content.br.is_some(),
         "variants made on insert"
     );
     for i in 0..200 {
-        c.get(&req(&format!("retailer=shop-one&locale=en-GB&sku=S{i}")))
-            .await
-            .unwrap();
+        c.get(
+            &req(&format!("retailer=shop-one&locale=en-GB&sku=S{i}")),
+            admit,
+        )
+        .await
+        .unwrap();
     }
     c.upkeep().await;
     let entry_weight = u64::from(s.entry.weight());
@@ -364,20 +378,20 @@ async fn origin_directives_override_the_configured_lifetimes() {
     origin.set(Ok(from_http("<p>v1</p>", "\"a\"", d)));
     let c = cache(origin.clone());
     let r = req(Q);
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     tokio::time::advance(Duration::from_secs(4)).await;
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Hit);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Hit);
     // max-age 5 s, not the configured 60 s; no stale-while-revalidate: a foreground fetch.
     tokio::time::advance(Duration::from_secs(2)).await;
     origin.set(Err(OriginError::Unavailable("down".into())));
-    let s = c.get(&r).await.unwrap();
+    let s = c.get(&r, admit).await.unwrap();
     assert_eq!(
         (s.status, body(&s)),
         (CacheStatus::Stale, &b"<p>v1</p>"[..])
     );
     // stale-if-error 20 s, not the configured 600 s.
     tokio::time::advance(Duration::from_secs(20)).await;
-    assert!(c.get(&r).await.is_err());
+    assert!(c.get(&r, admit).await.is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -390,7 +404,7 @@ async fn entries_with_a_validator_are_revalidated_and_a_304_restamps_them() {
     origin.set(Ok(from_http("<p>v1</p>", "\"e1\"", d)));
     let c = cache(origin.clone());
     let r = req(Q);
-    let first = c.get(&r).await.unwrap();
+    let first = c.get(&r, admit).await.unwrap();
     *origin.not_modified.lock().unwrap() = Some(Directives {
         max_age: Some(Duration::from_secs(100)),
         ..Directives::default()
@@ -398,12 +412,12 @@ async fn entries_with_a_validator_are_revalidated_and_a_304_restamps_them() {
     // Stale (within the configured stale-while-revalidate): served, refreshed with a
     // conditional request.
     tokio::time::advance(Duration::from_secs(11)).await;
-    assert_eq!(c.get(&r).await.unwrap().status, CacheStatus::Stale);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Stale);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(*origin.validators.lock().unwrap(), ["\"e1\""]);
     // Re-stamped with the 304's max-age: fresh for 100 s more, the same body, shared.
     tokio::time::advance(Duration::from_secs(90)).await;
-    let again = c.get(&r).await.unwrap();
+    let again = c.get(&r, admit).await.unwrap();
     assert_eq!(again.status, CacheStatus::Hit);
     let (a, b) = (
         &first.entry.content.as_ref().unwrap().identity,
@@ -418,7 +432,7 @@ async fn no_store_answers_are_served_but_never_kept() {
     let origin = Scripted::new("<p>v1</p>");
     let c = cache(origin.clone());
     let r = req(Q);
-    c.get(&r).await.unwrap();
+    c.get(&r, admit).await.unwrap();
     let d = Directives {
         no_store: true,
         ..Directives::default()
@@ -427,7 +441,7 @@ async fn no_store_answers_are_served_but_never_kept() {
     // Past stale-if-error: fetched in the foreground each time, never kept.
     tokio::time::advance(TTL + SIE).await;
     for _ in 0..3 {
-        let s = c.get(&r).await.unwrap();
+        let s = c.get(&r, admit).await.unwrap();
         assert_eq!(
             (s.status, body(&s)),
             (CacheStatus::Miss, &b"<p>private</p>"[..])
@@ -435,5 +449,65 @@ async fn no_store_answers_are_served_but_never_kept() {
     }
     assert_eq!(origin.calls(), 4);
     origin.set(Err(OriginError::Unavailable("down".into())));
-    assert!(c.get(&r).await.is_err());
+    assert!(c.get(&r, admit).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiters_on_a_fetch_in_flight_are_never_asked_for_admission() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let answers = futures_join_all((0..500).map(|_| {
+        let (c, r, asked) = (c.clone(), r.clone(), asked.clone());
+        tokio::spawn(async move {
+            // Room for one fetch only: a waiter asking for a permit would be shed.
+            c.get(&r, move || {
+                (asked.fetch_add(1, Ordering::SeqCst) == 0).then_some(())
+            })
+            .await
+        })
+    }))
+    .await;
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "only the fetch was admitted"
+    );
+    assert_eq!(origin.calls(), 1);
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|s| body(s) == b"<p>v1</p>"))
+    );
+    // With no room at all, a cold key is shed, and nothing is fetched.
+    let cold = req("retailer=shop-one&locale=en-GB&ean=96385074");
+    assert!(matches!(
+        c.get(&cold, || None::<()>).await,
+        Err(GetError::Shed)
+    ));
+    assert_eq!(origin.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_outlives_the_request_that_started_it() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    let r = req(Q);
+    // The first client gives up mid-fetch; one that came after still gets the answer.
+    let first = tokio::spawn({
+        let (c, r) = (c.clone(), r.clone());
+        async move { c.get(&r, admit).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let second = tokio::spawn({
+        let (c, r) = (c.clone(), r.clone());
+        async move { c.get(&r, admit).await }
+    });
+    first.abort();
+    let s = second.await.unwrap().unwrap();
+    assert_eq!(body(&s), b"<p>v1</p>");
+    assert_eq!(s.status, CacheStatus::Hit, "it waited for another's fetch");
+    assert_eq!(origin.calls(), 1);
+    assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Hit);
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::{AppState, error::ApiError, negotiate};
-use crate::cache::{CacheStatus, Served};
+use crate::cache::{CacheStatus, GetError, Served};
 use crate::domain::FragmentRequest;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
@@ -52,9 +52,14 @@ pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Respo
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    match state.cache.get(&freq).await {
+    match state
+        .cache
+        .get(&freq, || state.limiter.try_acquire_owned())
+        .await
+    {
         Ok(served) => respond(&state, &parts.headers, &served),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(GetError::Origin(e)) => ApiError::from(e).into_response(),
+        Err(GetError::Shed) => super::public::shed(),
     }
 }
 

@@ -56,8 +56,8 @@ pub struct AppState {
     pub loader: embed::Asset,
     /// This instance's name in signals (the host name).
     pub instance: String,
-    /// Load shedding for the public listener.
-    pub limiter: shed::Limiter,
+    /// Load shedding for the public listener (shared with the origin fetches it admits).
+    pub limiter: Arc<shed::Limiter>,
     /// The scaler's decisions, when it runs in this process (`GET /admin/v1/scaler`).
     pub scaler_log: Arc<crate::scaler::controller::ScalerLog>,
 }

@@ -10,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::shed::Priority;
 use super::{AppState, embed, error::ApiError, events, fragment};
 use crate::events::MAX_BODY_BYTES;
 use crate::signals::Route;
@@ -41,52 +40,44 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
-    let limiter = &state.limiter;
-    let admitted = limiter
-        .try_acquire(priority(&state, route, &req))
-        .or_else(|| {
-            // The room for low priority can fill between `priority`'s look and this
-            // admission; a cached fragment taken for low then must not be shed for it.
-            (route == Route::Fragment && cached(&state, &req))
-                .then(|| limiter.try_acquire(Priority::High))
-                .flatten()
-        });
-    let Some(_permit) = admitted else {
-        m.shed(route);
-        return ApiError::Unavailable(
-            "this instance is at its concurrency limit; retry after the Retry-After delay",
-        )
-        .into_response();
-    };
     m.request_started();
+    // Fragment requests are admitted by the cache, and only when they start an origin
+    // fetch (see `fragment`); probes never are.
+    let gated = !matches!(route, Route::Fragment | Route::Healthz | Route::Readyz);
+    let permit = gated.then(|| state.limiter.try_acquire());
+    if let Some(None) = permit {
+        m.shed(route);
+        return shed();
+    }
     let started = Instant::now();
     let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
         Ok(res) => res,
         Err(_) => ApiError::Timeout.into_response(),
     };
-    m.http_request(
-        route,
-        res.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    if res.extensions().get::<Shed>().is_some() {
+        m.shed(route);
+    } else {
+        m.http_request(
+            route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
     res
 }
 
-/// How a request ranks when the instance is near its concurrency limit. Only then is a
-/// fragment request looked up in the cache to tell hits (kept) from misses (shed first).
-fn priority(state: &AppState, route: Route, req: &Request) -> Priority {
-    match route {
-        Route::Healthz | Route::Readyz => Priority::Exempt,
-        _ if state.limiter.has_room_for_low() => Priority::Low,
-        Route::Fragment if cached(state, req) => Priority::High,
-        _ => Priority::Low,
-    }
-}
+/// Marks an answer as shed (refused to protect the instance), for [`observe`] to count.
+#[derive(Debug, Clone, Copy)]
+pub struct Shed;
 
-/// Whether a fragment request would be answered from the cache.
-fn cached(state: &AppState, req: &Request) -> bool {
-    crate::domain::FragmentRequest::from_query(req.uri().query().unwrap_or(""))
-        .is_ok_and(|r| state.cache.contains(&r.cache_key()))
+/// The answer to a request refused at the concurrency limit.
+pub fn shed() -> Response {
+    let mut res = ApiError::Unavailable(
+        "this instance is at its concurrency limit; retry after the Retry-After delay",
+    )
+    .into_response();
+    res.extensions_mut().insert(Shed);
+    res
 }
 
 /// Liveness: the process runs its event loop.

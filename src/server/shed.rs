@@ -11,18 +11,19 @@
 //! down when latency falls; an idle, fast instance climbs back to the initial limit, so
 //! the limit recovers once the overload is gone.
 //!
-//! Admission is by priority, in two pools: fragment requests the cache answers may have
-//! up to the limit in flight; requests that would miss the cache (origin work), event
-//! beacons and the rest only a share of it, and only while both pools together are under
-//! it; probes are never limited (nor measured). Over its share a request is answered 503 at once, with
-//! `Retry-After`: nothing queues.
+//! What takes a permit is work that can pile up: an origin fetch (taken by the request
+//! that starts it, held by the fetch, see `FragmentCache::get`), a beacon body being
+//! queued, and every route other than fragments and probes. Cache hits take none (they
+//! finish within one poll, so they cannot pile up), nor do requests that wait on a fetch
+//! already in flight for their key (a herd of them costs one fetch), nor probes. Over the
+//! limit a request is answered 503 at once, with `Retry-After`: nothing queues.
 //!
-//! Invariants: admission is two atomic operations (plus, near the limit, one cache
-//! lookup to classify a fragment request); the limit is recomputed by whichever request
-//! finishes a window first, under a `try_lock`, never waited for.
+//! Invariants: admission is one atomic add (and a subtraction when refused); the limit
+//! is recomputed by whichever permit ends a window first, under a `try_lock`, never
+//! waited for.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the limit is recomputed.
@@ -39,28 +40,12 @@ const SMOOTHING: f64 = 0.2;
 const BASELINE_DRIFT: f64 = 0.01;
 /// Windows with fewer finished requests than this say nothing.
 const MIN_SAMPLES: u64 = 10;
-/// Share of the limit that low-priority requests (cache misses, beacons) may use.
-pub const LOW_PRIORITY_SHARE: f64 = 0.5;
-
-/// How important a request is when capacity runs short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    /// Health and readiness probes: never shed.
-    Exempt,
-    /// Fragment requests the cache can answer: shed last.
-    High,
-    /// Everything else: cache misses (origin work), beacons, the embed, unknown routes.
-    Low,
-}
 
 /// The limiter. One per public listener.
 #[derive(Debug)]
 pub struct Limiter {
-    /// Requests in flight per pool: high priority (up to the limit) and low priority (up
-    /// to its share, and only while the two together are under the limit). Slow
-    /// low-priority work therefore cannot crowd out cache hits.
-    high: AtomicUsize,
-    low: AtomicUsize,
+    /// Permits held right now.
+    in_flight: AtomicUsize,
     limit: AtomicUsize,
     max_limit: usize,
     /// This window's finished requests: count, summed latency (µs), peak in flight.
@@ -81,21 +66,29 @@ struct Gradient {
     estimate: f64,
 }
 
-/// Admission: holds the request's place in flight until dropped.
+/// Admission: holds a place in flight until dropped.
 #[derive(Debug)]
 pub struct Permit<'a> {
     limiter: &'a Limiter,
-    /// The pool it counts in; `None` for exempt requests, which count nowhere.
-    pool: Option<&'a AtomicUsize>,
     started: Instant,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if let Some(pool) = self.pool {
-            pool.fetch_sub(1, Relaxed);
-            self.limiter.finish(self.started.elapsed());
-        }
+        self.limiter.release(self.started);
+    }
+}
+
+/// A [`Permit`] that can move into a task of its own (an origin fetch).
+#[derive(Debug)]
+pub struct OwnedPermit {
+    limiter: Arc<Limiter>,
+    started: Instant,
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        self.limiter.release(self.started);
     }
 }
 
@@ -105,8 +98,7 @@ impl Limiter {
         let max_limit = max_limit.max(MIN_LIMIT);
         let initial = INITIAL_LIMIT.clamp(MIN_LIMIT, max_limit);
         Self {
-            high: AtomicUsize::new(0),
-            low: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             limit: AtomicUsize::new(initial),
             max_limit,
             count: AtomicU64::new(0),
@@ -127,45 +119,38 @@ impl Limiter {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.high.load(Relaxed) + self.low.load(Relaxed)
+        self.in_flight.load(Relaxed)
     }
 
-    fn low_cap(&self) -> usize {
-        ((self.limit() as f64 * LOW_PRIORITY_SHARE) as usize).max(1)
-    }
-
-    /// Whether low-priority work would be admitted now: then callers need not classify
-    /// a request further (which, for a fragment, means a cache lookup).
-    pub fn has_room_for_low(&self) -> bool {
-        self.low.load(Relaxed) < self.low_cap() && self.in_flight() < self.limit()
-    }
-
-    /// Admits a request of `priority`, or `None`: shed it.
-    pub fn try_acquire(&self, priority: Priority) -> Option<Permit<'_>> {
-        let (pool, cap) = match priority {
-            Priority::Exempt => {
-                return Some(Permit {
-                    limiter: self,
-                    pool: None,
-                    started: Instant::now(),
-                });
-            }
-            Priority::High => (&self.high, self.limit()),
-            Priority::Low => (&self.low, self.low_cap()),
-        };
-        let mine = pool.fetch_add(1, Relaxed) + 1;
-        let total = self.in_flight();
-        let over = mine > cap || (priority == Priority::Low && total > self.limit());
-        if over {
-            pool.fetch_sub(1, Relaxed);
-            return None;
-        }
-        self.peak.fetch_max(total, Relaxed);
-        Some(Permit {
+    /// Admits one more, or `None`: shed it.
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
+        self.admit().then(|| Permit {
             limiter: self,
-            pool: Some(pool),
             started: Instant::now(),
         })
+    }
+
+    /// [`Self::try_acquire`], for a permit that outlives the caller's borrow.
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<OwnedPermit> {
+        self.admit().then(|| OwnedPermit {
+            limiter: self.clone(),
+            started: Instant::now(),
+        })
+    }
+
+    fn admit(&self) -> bool {
+        let total = self.in_flight.fetch_add(1, Relaxed) + 1;
+        if total > self.limit() {
+            self.in_flight.fetch_sub(1, Relaxed);
+            return false;
+        }
+        self.peak.fetch_max(total, Relaxed);
+        true
+    }
+
+    fn release(&self, started: Instant) {
+        self.in_flight.fetch_sub(1, Relaxed);
+        self.finish(started.elapsed());
     }
 
     fn finish(&self, took: Duration) {
@@ -282,27 +267,21 @@ mod tests {
     }
 
     #[test]
-    fn low_priority_gets_a_share_and_probes_always_pass() {
-        let l = Limiter::new(10_000);
-        let low_cap = (INITIAL_LIMIT as f64 * LOW_PRIORITY_SHARE) as usize;
-        let low: Vec<_> = (0..low_cap)
-            .map(|_| l.try_acquire(Priority::Low).unwrap())
+    fn admission_stops_at_the_limit_and_permits_come_back() {
+        let l = Arc::new(Limiter::new(10_000));
+        let held: Vec<_> = (0..INITIAL_LIMIT / 2)
+            .map(|_| l.try_acquire().unwrap())
             .collect();
-        assert!(l.try_acquire(Priority::Low).is_none(), "over the low share");
-        assert!(!l.has_room_for_low());
-        // Slow low-priority work does not crowd out hits: they have the whole limit.
-        let high: Vec<_> = (0..INITIAL_LIMIT)
-            .map(|_| l.try_acquire(Priority::High).unwrap())
+        let owned: Vec<_> = (0..INITIAL_LIMIT / 2)
+            .map(|_| l.try_acquire_owned().unwrap())
             .collect();
-        assert!(l.try_acquire(Priority::High).is_none(), "at the limit");
-        drop(low);
-        assert!(
-            l.try_acquire(Priority::Low).is_none(),
-            "hits fill the limit"
-        );
-        assert!(l.try_acquire(Priority::Exempt).is_some());
-        drop(high);
+        assert_eq!(l.in_flight(), INITIAL_LIMIT);
+        assert!(l.try_acquire().is_none(), "at the limit");
+        assert!(l.try_acquire_owned().is_none(), "at the limit");
+        assert_eq!(l.in_flight(), INITIAL_LIMIT, "a refusal holds nothing");
+        drop(owned);
+        assert!(l.try_acquire().is_some());
+        drop(held);
         assert_eq!(l.in_flight(), 0);
-        assert!(l.try_acquire(Priority::Low).is_some());
     }
 }
