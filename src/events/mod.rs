@@ -213,6 +213,243 @@ pub struct StatsFilter {
     pub to: Option<Day>,
 }
 
+/// The last day a [`Day`] can be written as (`MAX_TS_MILLIS`'s): the upper bound of a
+/// filter without `to`, so the stores' range always has an end.
+const LAST_DAY: &str = "9999-12-31";
+
+impl StatsFilter {
+    /// The key a page starts after: `after`, or the key just before `from`'s first row,
+    /// whichever is later. Every stored retailer is non-empty, so `(from, "", "", "", "")`
+    /// sorts before every row of `from` and after every row of the days before it.
+    ///
+    /// The stores read `key > start AND day <= end` in primary-key order, so one index
+    /// range serves the page whatever the filter (byte order here, `BINARY` in SQLite,
+    /// `COLLATE "C"` in PostgreSQL: one order everywhere).
+    pub fn start_after(&self, after: Option<&StatsCursor>) -> StatsCursor {
+        let from = StatsCursor {
+            day: self.from.map(|d| d.to_string()).unwrap_or_default(),
+            ..StatsCursor::default()
+        };
+        match after {
+            Some(after) if *after > from => after.clone(),
+            _ => from,
+        }
+    }
+
+    /// The last day a page may hold: `to`, or the last day there is.
+    pub fn last_day(&self) -> String {
+        self.to
+            .map_or_else(|| LAST_DAY.to_owned(), |d| d.to_string())
+    }
+}
+
+/// Rows per stats page when the caller does not say.
+pub const DEFAULT_STATS_LIMIT: usize = 1_000;
+/// Most rows per stats page. A row costs a few hundred bytes in memory and about 130 in
+/// JSON, so one call stays within a few MiB however many rows are stored.
+pub const MAX_STATS_LIMIT: usize = 10_000;
+
+/// How many rows a stats page holds: 1 to [`MAX_STATS_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsLimit(usize);
+
+impl StatsLimit {
+    pub const DEFAULT: Self = Self(DEFAULT_STATS_LIMIT);
+    pub const MAX: Self = Self(MAX_STATS_LIMIT);
+
+    /// `n` rows, when `n` is from 1 to [`MAX_STATS_LIMIT`].
+    pub fn new(n: usize) -> Option<Self> {
+        (1..=MAX_STATS_LIMIT).contains(&n).then_some(Self(n))
+    }
+
+    /// Parses the `limit` parameter: a whole number from 1 to [`MAX_STATS_LIMIT`].
+    ///
+    /// # Errors
+    /// When `s` is not such a number.
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        const ERR: InputError = InputError {
+            code: "invalid_limit",
+            detail: "limit must be a whole number of rows from 1 to 10000",
+        };
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ERR);
+        }
+        s.parse().ok().and_then(Self::new).ok_or(ERR)
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for StatsLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Where a stats page ended: the primary key of its last row. The next page holds the
+/// rows after it, so rows written meanwhile are neither skipped nor repeated, and no page
+/// costs more than its own rows (keyset pagination, no OFFSET).
+///
+/// The default (every field empty) sorts before every stored row. Field order is the
+/// primary key's, so the derived `Ord` is the stores' order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatsCursor {
+    pub day: String,
+    pub retailer: String,
+    pub product: String,
+    pub locale: String,
+    pub kind: String,
+}
+
+/// Format of [`StatsCursor::encode`]; a new layout gets a new version.
+const CURSOR_VERSION: u8 = 1;
+/// Longest cursor [`StatsCursor::decode`] reads, in characters: far more than any stored
+/// key needs, and bounds what a crafted one costs.
+const MAX_CURSOR_LEN: usize = 4096;
+const E_CURSOR: InputError = InputError {
+    code: "invalid_cursor",
+    detail: "cursor must be the next value of an earlier stats answer, unchanged",
+};
+
+impl StatsCursor {
+    /// The cursor of a page that ends with `row`.
+    pub fn after(row: &StatsRow) -> Self {
+        Self {
+            day: row.day.clone(),
+            retailer: row.retailer.clone(),
+            product: row.product.clone(),
+            locale: row.locale.clone(),
+            kind: row.kind.clone(),
+        }
+    }
+
+    fn fields(&self) -> [&str; 5] {
+        [
+            &self.day,
+            &self.retailer,
+            &self.product,
+            &self.locale,
+            &self.kind,
+        ]
+    }
+
+    /// The cursor as clients see it: lowercase hex (URL-safe, no escaping needed) of a
+    /// version byte and each key field as a LEB128 length and its UTF-8 bytes. Opaque to
+    /// clients: only [`Self::decode`] reads it.
+    pub fn encode(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = vec![CURSOR_VERSION];
+        for field in self.fields() {
+            let mut n = field.len();
+            loop {
+                let low = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    bytes.push(low);
+                    break;
+                }
+                bytes.push(low | 0x80);
+            }
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
+
+    /// Reads a cursor [`Self::encode`] wrote.
+    ///
+    /// # Errors
+    /// When `s` is not one: not hex, truncated, trailing bytes, another version, or a key
+    /// that no stored row can have (a day or type that does not parse).
+    pub fn decode(s: &str) -> Result<Self, InputError> {
+        if s.len() > MAX_CURSOR_LEN || s.len() % 2 != 0 {
+            return Err(E_CURSOR);
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(E_CURSOR),
+        };
+        let bytes = s
+            .as_bytes()
+            .chunks_exact(2)
+            .map(|pair| Ok((nibble(pair[0])? << 4) | nibble(pair[1])?))
+            .collect::<Result<Vec<u8>, InputError>>()?;
+        let (&version, mut rest) = bytes.split_first().ok_or(E_CURSOR)?;
+        if version != CURSOR_VERSION {
+            return Err(E_CURSOR);
+        }
+        let mut field = || -> Result<String, InputError> {
+            let mut len = 0usize;
+            let mut shift = 0;
+            loop {
+                let (&b, tail) = rest.split_first().ok_or(E_CURSOR)?;
+                rest = tail;
+                // Lengths fit in 21 bits here (MAX_CURSOR_LEN), so three bytes at most.
+                if shift > 14 {
+                    return Err(E_CURSOR);
+                }
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            if len > rest.len() {
+                return Err(E_CURSOR);
+            }
+            let (text, tail) = rest.split_at(len);
+            rest = tail;
+            String::from_utf8(text.to_vec()).map_err(|_| E_CURSOR)
+        };
+        let cursor = Self {
+            day: field()?,
+            retailer: field()?,
+            product: field()?,
+            locale: field()?,
+            kind: field()?,
+        };
+        if !rest.is_empty()
+            || Day::parse(&cursor.day).is_err()
+            || Retailer::parse(&cursor.retailer).is_err()
+            || cursor.product.is_empty()
+            || cursor.locale.is_empty()
+            || EventType::parse(&cursor.kind).is_none()
+        {
+            return Err(E_CURSOR);
+        }
+        Ok(cursor)
+    }
+}
+
+/// One page of stored counts, in primary-key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsPage {
+    pub rows: Vec<StatsRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<StatsCursor>,
+}
+
+impl StatsPage {
+    /// A page from `rows` read with one row more than `limit`: that extra row only says
+    /// whether another page follows, and is dropped.
+    pub fn from_rows(mut rows: Vec<StatsRow>, limit: StatsLimit) -> Self {
+        let next = if rows.len() > limit.get() {
+            rows.truncate(limit.get());
+            rows.last().map(StatsCursor::after)
+        } else {
+            None
+        };
+        Self { rows, next }
+    }
+}
+
 /// Where rollups are kept. Methods block: call them from `spawn_blocking`.
 pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// Adds `rows` to the stored counts, in one transaction.
@@ -221,11 +458,19 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// The write failed; nothing of `rows` was added.
     fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()>;
 
-    /// The stored counts matching `filter`, ordered by day, retailer, product, locale, type.
+    /// One page of the stored counts matching `filter`, ordered by day, retailer,
+    /// product, locale, type: at most `limit` rows, the first ones after `after` (from
+    /// the start without it). Reads at most `limit + 1` rows, whatever is stored, so
+    /// memory stays bounded.
     ///
     /// # Errors
     /// The read failed.
-    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>>;
+    fn stats(
+        &self,
+        filter: &StatsFilter,
+        after: Option<&StatsCursor>,
+        limit: StatsLimit,
+    ) -> anyhow::Result<StatsPage>;
 }
 
 /// Why a body was refused: the index of the first bad event (if any) and a fixed reason.

@@ -51,6 +51,158 @@ fn day_parse_refuses_what_is_not_a_date() {
     assert!(Day::parse("2024-02-29").is_ok());
 }
 
+fn cursor(day: &str, retailer: &str, product: &str, locale: &str, kind: &str) -> StatsCursor {
+    StatsCursor {
+        day: day.into(),
+        retailer: retailer.into(),
+        product: product.into(),
+        locale: locale.into(),
+        kind: kind.into(),
+    }
+}
+
+#[test]
+fn cursors_round_trip_and_are_url_safe() {
+    let long_mpn = format!("mpn:acme/{}", "ä".repeat(200));
+    for c in [
+        cursor("2025-01-01", "a", "ean:04006381333931", "en-gb", "view"),
+        cursor(
+            "9999-12-31",
+            &"r".repeat(64),
+            &long_mpn,
+            "zh-hant-tw",
+            "no_match",
+        ),
+        cursor("1970-01-01", "shop-1", "sku:A&B=c?d/e%20", "de", "click"),
+    ] {
+        let text = c.encode();
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{text}"
+        );
+        assert_eq!(StatsCursor::decode(&text), Ok(c));
+    }
+}
+
+#[test]
+fn malformed_cursors_are_refused() {
+    let good = cursor("2025-01-01", "a", "sku:1", "en", "view").encode();
+    let flip_version = format!("02{}", &good[2..]);
+    let bad_day = cursor("2025-02-30", "a", "sku:1", "en", "view").encode();
+    let bad_type = cursor("2025-01-01", "a", "sku:1", "en", "hover").encode();
+    let bad_retailer = cursor("2025-01-01", "A!", "sku:1", "en", "view").encode();
+    let no_product = cursor("2025-01-01", "a", "", "en", "view").encode();
+    let huge = "0".repeat(5000);
+    for bad in [
+        "",
+        "0",
+        "zz",
+        "<script>",
+        &good[..good.len() - 2],
+        &good[..good.len() - 1],
+        &format!("{good}00"),
+        &flip_version,
+        &bad_day,
+        &bad_type,
+        &bad_retailer,
+        &no_product,
+        // A length running past the end, and one that never ends.
+        "01ff",
+        "01ffffffffff",
+        // Not UTF-8.
+        "0101ff",
+        &huge,
+    ] {
+        let err = StatsCursor::decode(bad).unwrap_err();
+        assert_eq!(err.code, "invalid_cursor", "{bad}");
+    }
+}
+
+#[test]
+fn limits_are_whole_numbers_from_1_to_10000() {
+    assert_eq!(StatsLimit::default().get(), 1_000);
+    for (text, n) in [("1", 1), ("10000", 10_000), ("0042", 42)] {
+        assert_eq!(
+            StatsLimit::parse(text).map(StatsLimit::get),
+            Ok(n),
+            "{text}"
+        );
+    }
+    for bad in [
+        "0",
+        "10001",
+        "-1",
+        "+5",
+        "1.5",
+        "1e3",
+        " 5",
+        "abc",
+        "",
+        "99999999999999999999999999",
+    ] {
+        assert_eq!(
+            StatsLimit::parse(bad).unwrap_err().code,
+            "invalid_limit",
+            "{bad}"
+        );
+    }
+}
+
+fn row(day: &str, product: &str) -> StatsRow {
+    StatsRow {
+        day: day.into(),
+        retailer: "a".into(),
+        product: product.into(),
+        locale: "en".into(),
+        kind: "view".into(),
+        count: 1,
+    }
+}
+
+#[test]
+fn a_page_keeps_limit_rows_and_points_after_the_last() {
+    let rows: Vec<_> = (0..4)
+        .map(|i| row("2025-01-01", &format!("sku:{i}")))
+        .collect();
+    let limit = StatsLimit::new(3).unwrap();
+    let page = StatsPage::from_rows(rows.clone(), limit);
+    assert_eq!(page.rows, rows[..3]);
+    assert_eq!(page.next, Some(StatsCursor::after(&rows[2])));
+    let last = StatsPage::from_rows(rows[..3].to_vec(), limit);
+    assert_eq!((last.rows.len(), last.next), (3, None));
+    assert_eq!(StatsPage::from_rows(vec![], limit), StatsPage::default());
+}
+
+#[test]
+fn a_page_starts_after_the_cursor_or_before_from_whichever_is_later() {
+    let from = |d: &str| StatsFilter {
+        from: Some(Day::parse(d).unwrap()),
+        ..StatsFilter::default()
+    };
+    let at = cursor("2025-01-05", "a", "sku:1", "en", "view");
+    // No bound at all: before every row.
+    assert_eq!(
+        StatsFilter::default().start_after(None),
+        StatsCursor::default()
+    );
+    assert_eq!(StatsFilter::default().start_after(Some(&at)), at);
+    // `from` later than the cursor wins, and sorts before every row of that day.
+    let start = from("2025-01-06").start_after(Some(&at));
+    assert_eq!(start, cursor("2025-01-06", "", "", "", ""));
+    assert!(start < cursor("2025-01-06", "a", "", "", ""));
+    assert!(start > cursor("2025-01-05", "zzz", "", "", ""));
+    // A cursor within or after `from` wins.
+    assert_eq!(from("2025-01-05").start_after(Some(&at)), at);
+    assert_eq!(from("2025-01-01").start_after(Some(&at)), at);
+    assert_eq!(StatsFilter::default().last_day(), "9999-12-31");
+    let to = StatsFilter {
+        to: Some(Day::parse("2025-01-31").unwrap()),
+        ..StatsFilter::default()
+    };
+    assert_eq!(to.last_day(), "2025-01-31");
+}
+
 const TODAY: Day = Day(20_000);
 
 fn parse(body: &str) -> Result<Vec<RollupKey>, BadEvent> {
@@ -192,8 +344,13 @@ impl EventStore for MemStore {
         Ok(())
     }
 
-    fn stats(&self, _: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
-        Ok(Vec::new())
+    fn stats(
+        &self,
+        _: &StatsFilter,
+        _: Option<&StatsCursor>,
+        _: StatsLimit,
+    ) -> anyhow::Result<StatsPage> {
+        Ok(StatsPage::default())
     }
 }
 
