@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{TOKEN, TestServer};
 use http::StatusCode;
@@ -14,6 +14,18 @@ use synedge::events::{
     Day, EventStore, EventType, Product, RollupKey, StatsCursor, StatsFilter, StatsLimit,
 };
 use synedge::origin::sqlite::SqliteOrigin;
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
+/// The UTC day of a unix time in milliseconds, as stats write it.
+fn day_of(ms: i64) -> String {
+    Day::from_unix_millis(ms).to_string()
+}
 
 /// A server whose writer flushes every 20 ms.
 async fn fast() -> TestServer {
@@ -93,7 +105,9 @@ async fn wait_for_total(s: &TestServer, n: u64) -> Vec<Value> {
 #[tokio::test]
 async fn accepted_events_are_counted_per_day_retailer_product_locale_and_type() {
     let s = fast().await;
-    let ts = 1_700_000_000_000_i64; // 2023-11-14
+    // Two days ago and yesterday: within the week a ts may lie in the past.
+    let ts = now_ms() - 2 * DAY_MS;
+    let (day1, day2) = (day_of(ts), day_of(ts + DAY_MS));
     let body = json!([
         event(
             "view",
@@ -123,7 +137,7 @@ async fn accepted_events_are_counted_per_day_retailer_product_locale_and_type() 
         event(
             "impression",
             "shop-two",
-            json!({"sku": "SKU-1", "ts": ts + 86_400_000})
+            json!({"sku": "SKU-1", "ts": ts + DAY_MS})
         ),
     ]);
     let a = s.post_events(&body.to_string()).await;
@@ -154,16 +168,13 @@ async fn accepted_events_are_counted_per_day_retailer_product_locale_and_type() 
             })
     };
     assert_eq!(
-        find("2023-11-14", "ean:04006381333931", "view"),
+        find(&day1, "ean:04006381333931", "view"),
         Some((json!("shop-one"), json!("en-gb"), 3)),
         "three spellings, one product: {rows:?}"
     );
+    assert_eq!(find(&day1, "mpn:acme/x100b", "click").map(|f| f.2), Some(2));
     assert_eq!(
-        find("2023-11-14", "mpn:acme/x100b", "click").map(|f| f.2),
-        Some(2)
-    );
-    assert_eq!(
-        find("2023-11-15", "sku:SKU-1", "impression").map(|f| f.0),
+        find(&day2, "sku:SKU-1", "impression").map(|f| f.0),
         Some(json!("shop-two"))
     );
     let today = rows
@@ -171,17 +182,15 @@ async fn accepted_events_are_counted_per_day_retailer_product_locale_and_type() 
         .find(|r| r["type"] == "no_match")
         .expect("the event without ts");
     assert_eq!(today["product"], "ean:00012345678905");
-    assert_ne!(today["day"], "2023-11-14");
+    assert!(today["day"].as_str().unwrap() > day2.as_str());
     assert_eq!(rows.len(), 4);
 
     // Filters: retailer, and inclusive day bounds.
     assert_eq!(total(&stats(&s, "?retailer=shop-two").await), 1);
-    assert_eq!(total(&stats(&s, "?from=2023-11-14&to=2023-11-14").await), 5);
-    assert_eq!(
-        total(&stats(&s, "?retailer=shop-one&to=2023-11-15").await),
-        5
-    );
-    assert_eq!(total(&stats(&s, "?from=2023-11-15&to=2023-11-15").await), 1);
+    let q = |q: &str| q.replace("D1", &day1).replace("D2", &day2);
+    assert_eq!(total(&stats(&s, &q("?from=D1&to=D1")).await), 5);
+    assert_eq!(total(&stats(&s, &q("?retailer=shop-one&to=D2")).await), 5);
+    assert_eq!(total(&stats(&s, &q("?from=D2&to=D2")).await), 1);
     assert_eq!(
         stats_error(&s, "?from=2023-02-30", "2023-02-30").await,
         "invalid_day"
@@ -602,5 +611,58 @@ async fn stats_parameters_are_checked() {
     for dup in ["?limit=1&limit=2", &format!("?cursor={next}&cursor={next}")] {
         assert_eq!(stats_error(&s, dup, "script").await, "duplicate_parameter");
     }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_ts_outside_the_last_week_or_ahead_of_the_clock_is_refused_with_its_index() {
+    let s = fast().await;
+    let at = |ts: i64| event("view", "shop-one", json!({"sku": "a", "ts": ts}));
+    let now = now_ms();
+    let ok = at(now - 3_600_000);
+    for ts in [1, now - 8 * DAY_MS, now + 11 * 60_000, now + 365 * DAY_MS] {
+        // A single object is event 0.
+        let a = s.post_events(&at(ts).to_string()).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{ts}: {}", a.text());
+        let j = a.json();
+        assert_eq!(
+            (j["error"].as_str(), j["index"].as_u64()),
+            (Some("invalid_ts"), Some(0)),
+            "{ts}"
+        );
+        assert!(ts == 1 || !a.text().contains(&ts.to_string()), "echoed");
+        let a = s.post_events(&json!([ok, ok, at(ts)]).to_string()).await;
+        let j = a.json();
+        assert_eq!(
+            (j["error"].as_str(), j["index"].as_u64()),
+            (Some("invalid_ts"), Some(2)),
+            "{ts}"
+        );
+    }
+    // A number serde_json cannot hold names its event too, not just "invalid body".
+    let huge = |ts: &str| {
+        format!(r#"{{"type":"view","retailer":"shop-one","locale":"en-GB","sku":"a","ts":{ts}}}"#)
+    };
+    for (body, index) in [
+        (huge("1e400"), 0),
+        (format!("[{ok},{}]", huge("1e400")), 1),
+        (format!("[{ok},{ok},{}]", huge("-1e400")), 2),
+    ] {
+        let a = s.post_events(&body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
+        let j = a.json();
+        assert_eq!(j["error"], "invalid_event", "{body}");
+        assert_eq!(j["index"].as_u64(), Some(index), "{body}");
+    }
+    // Refused bodies queue nothing; a week-old and a just-ahead ts are counted.
+    let edge = json!([at(now - 7 * DAY_MS + 60_000), at(now + 9 * 60_000)]);
+    let a = s.post_events(&edge.to_string()).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text());
+    let rows = wait_for_total(&s, 2).await;
+    let days: Vec<&str> = rows.iter().map(|r| r["day"].as_str().unwrap()).collect();
+    assert_eq!(
+        days,
+        [day_of(now - 7 * DAY_MS + 60_000), day_of(now + 9 * 60_000)]
+    );
     s.stop().await;
 }

@@ -17,6 +17,9 @@
 //!   not) before it returns.
 //! - Products are keyed as fragment lookups key them ([`crate::domain`]): `ean=0012…` and
 //!   `ean=12…` count as one product.
+//! - An event is counted on the day of its `ts`, which must lie from a week before the
+//!   time its body arrived to ten minutes after ([`parse_batch`]); without `ts`, on the
+//!   day the body arrived. Any refusal of one event names its index.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -37,9 +41,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// First wait after a failed write; doubles up to [`MAX_RETRY_DELAY`].
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-/// Largest `ts` accepted: 9999-12-31T23:59:59.999Z, so days always have four-digit years.
+/// Latest time a [`Day`] is made from: 9999-12-31T23:59:59.999Z, so days always have
+/// four-digit years.
 const MAX_TS_MILLIS: i64 = 253_402_300_799_999;
 const MILLIS_PER_DAY: i64 = 86_400_000;
+/// How long before the time a body arrives its events' `ts` may be, in milliseconds:
+/// browsers hold beacons a while (offline, back/forward cache), but a count for a
+/// week-old day is a bug, a replay or a forgery, and it would rewrite a closed report.
+pub const MAX_TS_AGE_MILLIS: i64 = 7 * MILLIS_PER_DAY;
+/// How long after the time a body arrives its events' `ts` may be, in milliseconds:
+/// client clocks run a little fast.
+pub const MAX_TS_AHEAD_MILLIS: i64 = 10 * 60 * 1000;
 
 /// What happened, as the loader reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,10 +95,7 @@ impl Day {
 
     /// Today, UTC.
     pub fn today() -> Self {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_TS_MILLIS));
-        Self::from_unix_millis(ms)
+        Self::from_unix_millis(unix_millis(SystemTime::now()))
     }
 
     /// Parses `YYYY-MM-DD`, refusing dates that do not exist (`2023-02-29`).
@@ -135,6 +144,13 @@ impl fmt::Display for Day {
         let (y, m, d) = self.civil();
         write!(f, "{y:04}-{m:02}-{d:02}")
     }
+}
+
+/// `t` in unix epoch milliseconds, within 1970 to [`MAX_TS_MILLIS`].
+fn unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_TS_MILLIS))
+        .min(MAX_TS_MILLIS)
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
@@ -500,7 +516,11 @@ const E_TYPE: InputError = InputError {
 };
 const E_TS: InputError = InputError {
     code: "invalid_ts",
-    detail: "ts must be unix epoch milliseconds between 0 and year 9999",
+    detail: "ts must be unix epoch milliseconds from 7 days before now to 10 minutes after",
+};
+const E_UNREADABLE: InputError = InputError {
+    code: "invalid_event",
+    detail: "the event holds a value that cannot be read, such as a number out of range",
 };
 const E_MISSING: InputError = InputError {
     code: "missing_field",
@@ -531,19 +551,52 @@ struct RawEvent<'a> {
     ts: Option<i64>,
 }
 
-/// Parses and validates a body: one event object or an array of them. `today` stands in
-/// for events without `ts`.
+/// What the time a body arrived allows: the `ts` range, and the day of events without one.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    today: Day,
+    earliest: i64,
+    latest: i64,
+}
+
+impl Window {
+    fn at(now: SystemTime) -> Self {
+        let now = unix_millis(now);
+        Self {
+            today: Day::from_unix_millis(now),
+            earliest: (now - MAX_TS_AGE_MILLIS).max(0),
+            latest: now + MAX_TS_AHEAD_MILLIS,
+        }
+    }
+
+    /// The day an event's `ts` counts on, if `ts` is within the window.
+    fn day(&self, ts: Option<i64>) -> Result<Day, InputError> {
+        match ts {
+            None => Ok(self.today),
+            Some(ts) if (self.earliest..=self.latest).contains(&ts) => {
+                Ok(Day::from_unix_millis(ts))
+            }
+            Some(_) => Err(E_TS),
+        }
+    }
+}
+
+/// Parses and validates a body: one event object or an array of them. `now` is when the
+/// body arrived (the handler passes the clock, tests a fixed time): an event's `ts` must
+/// lie from [`MAX_TS_AGE_MILLIS`] before it to [`MAX_TS_AHEAD_MILLIS`] after it, and its
+/// day stands in for events without `ts`.
 ///
 /// # Errors
 /// The first problem found; then no event of the body is valid for queueing.
-pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
-    parse_valid(body, today).map_or_else(|| parse_and_explain(body, today), Ok)
+pub fn parse_batch(body: &[u8], now: SystemTime) -> Result<Vec<RollupKey>, BadEvent> {
+    let window = Window::at(now);
+    parse_valid(body, &window).map_or_else(|| parse_and_explain(body, &window), Ok)
 }
 
 /// The common case in one pass: straight from the bytes into borrowed fields, with no
 /// JSON tree in between. `None` on any problem at all, including strings with escapes
 /// (which cannot be borrowed): [`parse_and_explain`] then finds and names it.
-fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
+fn parse_valid(body: &[u8], window: &Window) -> Option<Vec<RollupKey>> {
     let raws = match body.iter().find(|b| !b.is_ascii_whitespace())? {
         b'[' => serde_json::from_slice::<Vec<RawEvent<'_>>>(body).ok()?,
         _ => vec![serde_json::from_slice::<RawEvent<'_>>(body).ok()?],
@@ -553,7 +606,7 @@ fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
     }
     let mut seen = Seen::default();
     raws.into_iter()
-        .map(|raw| validate_raw(raw, today, &mut seen).ok())
+        .map(|raw| validate_raw(raw, window, &mut seen).ok())
         .collect()
 }
 
@@ -581,46 +634,59 @@ fn reuse<'a, T: Clone>(
     }
 }
 
-/// The body through a JSON tree, event by event, to say which one is wrong and why.
-fn parse_and_explain(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
+/// The body event by event, each through a JSON tree, to say which one is wrong and why.
+///
+/// The body is split into its events first, each kept as text: serde_json reads numbers
+/// only when it builds a tree, so a number out of range (`"ts": 1e400`) fails the event
+/// that holds it, which is named, and not the body as a whole.
+fn parse_and_explain(body: &[u8], window: &Window) -> Result<Vec<RollupKey>, BadEvent> {
     let whole = |error| BadEvent { index: None, error };
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
-    let items = match &value {
-        serde_json::Value::Array(items) => items.as_slice(),
-        serde_json::Value::Object(_) => std::slice::from_ref(&value),
+    let body: &RawValue = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
+    let items: Vec<&RawValue> = match body.get().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(body.get()).map_err(|_| whole(E_NOT_JSON))?,
+        Some(b'{') => vec![body],
         _ => return Err(whole(E_NOT_JSON)),
     };
     if items.is_empty() {
         return Err(whole(E_EMPTY));
     }
+    // Every tree first, since events borrow their strings from them; then checked in
+    // order, so the first bad event is named whichever way it is bad.
+    let trees: Vec<Option<serde_json::Value>> = items
+        .iter()
+        .map(|item| serde_json::from_str(item.get()).ok())
+        .collect();
     let mut seen = Seen::default();
-    items
+    trees
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            validate(item, today, &mut seen).map_err(|error| BadEvent {
-                index: Some(i),
-                error,
-            })
+        .map(|(i, tree)| {
+            tree.as_ref()
+                .ok_or(E_UNREADABLE)
+                .and_then(|tree| validate(tree, window, &mut seen))
+                .map_err(|error| BadEvent {
+                    index: Some(i),
+                    error,
+                })
         })
         .collect()
 }
 
 fn validate<'a>(
     item: &'a serde_json::Value,
-    today: Day,
+    window: &Window,
     seen: &mut Seen<'a>,
 ) -> Result<RollupKey, InputError> {
     validate_raw(
         RawEvent::deserialize(item).map_err(|_| E_SHAPE)?,
-        today,
+        window,
         seen,
     )
 }
 
 fn validate_raw<'a>(
     raw: RawEvent<'a>,
-    today: Day,
+    window: &Window,
     seen: &mut Seen<'a>,
 ) -> Result<RollupKey, InputError> {
     let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
@@ -646,13 +712,8 @@ fn validate_raw<'a>(
         Identities { sku: Some(s), .. } => Product::Sku(s),
         _ => return Err(E_MISSING),
     };
-    let day = match raw.ts {
-        None => today,
-        Some(ts) if (0..=MAX_TS_MILLIS).contains(&ts) => Day::from_unix_millis(ts),
-        Some(_) => return Err(E_TS),
-    };
     Ok(RollupKey {
-        day,
+        day: window.day(raw.ts)?,
         retailer,
         product,
         locale,

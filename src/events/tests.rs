@@ -204,9 +204,15 @@ fn a_page_starts_after_the_cursor_or_before_from_whichever_is_later() {
 }
 
 const TODAY: Day = Day(20_000);
+/// Noon of [`TODAY`], in unix milliseconds: when the tests' bodies arrive.
+const NOW_MS: i64 = 20_000 * MILLIS_PER_DAY + MILLIS_PER_DAY / 2;
+
+fn at(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap())
+}
 
 fn parse(body: &str) -> Result<Vec<RollupKey>, BadEvent> {
-    parse_batch(body.as_bytes(), TODAY)
+    parse_batch(body.as_bytes(), at(NOW_MS))
 }
 
 #[test]
@@ -221,14 +227,14 @@ fn parses_one_object_or_an_array_and_normalizes_identities() {
 
     let many = parse(
         r#"[
-        {"type":"click","retailer":"s","locale":"de","ean":"0012345678905","brand":"Acme","mpn":"X-1","ts":0},
+        {"type":"click","retailer":"s","locale":"de","ean":"0012345678905","brand":"Acme","mpn":"X-1","ts":1727870400000},
         {"type":"click","retailer":"s","locale":"de","ean":"012345678905"},
         {"type":"impression","retailer":"s","locale":"de","brand":"Acme Corp.","mpn":"X-100/B","sku":"A1"},
         {"type":"no_match","retailer":"s","locale":"de","sku":" A1 ","ean":""}
     ]"#,
     )
     .unwrap();
-    assert_eq!(many[0].day, Day(0));
+    assert_eq!(many[0].day, Day(19_998), "counted on the day of its ts");
     assert_eq!(many[0].product, many[1].product, "one GTIN, two spellings");
     assert_eq!(many[0].product.key(), "ean:00012345678905");
     assert_eq!(many[2].product.key(), "mpn:acmecorp/x100b");
@@ -301,6 +307,80 @@ fn names_the_first_bad_event_without_echoing_it() {
     for whole in ["", "nope", "[", "42", r#""x""#, "[]", "null"] {
         assert_eq!(parse(whole).unwrap_err().index, None, "{whole}");
     }
+}
+
+fn with_ts(ts: &str) -> String {
+    format!(r#"{{"type":"view","retailer":"s","locale":"en","sku":"1","ts":{ts}}}"#)
+}
+
+#[test]
+fn ts_must_lie_from_a_week_before_now_to_ten_minutes_after() {
+    const WEEK: i64 = 7 * MILLIS_PER_DAY;
+    const TEN_MINUTES: i64 = 10 * 60 * 1000;
+    for (ts, day) in [
+        (NOW_MS, TODAY),
+        (NOW_MS - WEEK, Day(19_993)),
+        (NOW_MS + TEN_MINUTES, TODAY),
+    ] {
+        let got = parse(&with_ts(&ts.to_string())).unwrap();
+        assert_eq!(got[0].day, day, "{ts}");
+    }
+    let ok = with_ts(&NOW_MS.to_string());
+    for ts in [
+        NOW_MS - WEEK - 1,
+        NOW_MS + TEN_MINUTES + 1,
+        1,
+        0,
+        -5,
+        i64::MAX,
+        MAX_TS_MILLIS,
+    ] {
+        // Alone, and as the third event: the index names it.
+        let err = parse(&with_ts(&ts.to_string())).unwrap_err();
+        assert_eq!((err.index, err.error.code), (Some(0), "invalid_ts"), "{ts}");
+        let err = parse(&format!("[{ok},{ok},{}]", with_ts(&ts.to_string()))).unwrap_err();
+        assert_eq!((err.index, err.error.code), (Some(2), "invalid_ts"), "{ts}");
+    }
+    // The window moves with the time the body arrives.
+    let old = with_ts(&(NOW_MS - 30 * MILLIS_PER_DAY).to_string());
+    assert!(parse(&old).is_err());
+    let then = parse_batch(old.as_bytes(), at(NOW_MS - 29 * MILLIS_PER_DAY)).unwrap();
+    assert_eq!(then[0].day, Day(19_970));
+    // Without ts, an event counts on the day the body arrived.
+    let late = parse_batch(
+        br#"{"type":"view","retailer":"s","locale":"en","sku":"1"}"#,
+        at(NOW_MS + MILLIS_PER_DAY),
+    )
+    .unwrap();
+    assert_eq!(late[0].day, Day(20_001));
+}
+
+#[test]
+fn a_number_out_of_range_is_blamed_on_its_event() {
+    let ok = with_ts(&NOW_MS.to_string());
+    let huge = format!("1{}", "0".repeat(400));
+    for bad in ["1e400", "-1e400", huge.as_str()] {
+        // A single object is event 0.
+        let err = parse(&with_ts(bad)).unwrap_err();
+        assert_eq!(err.index, Some(0), "{bad}");
+        assert_eq!(err.error.code, "invalid_event", "{bad}");
+        let err = parse(&format!("[{ok},{}]", with_ts(bad))).unwrap_err();
+        assert_eq!(err.index, Some(1), "{bad}");
+        // In any field, the event holding it is named.
+        let elsewhere = format!(
+            r#"[{ok},{ok},{ok},{{"type":"view","retailer":"s","locale":"en","sku":{bad}}}]"#
+        );
+        assert_eq!(parse(&elsewhere).unwrap_err().index, Some(3), "{bad}");
+    }
+    // The first bad event is named, whichever way it is bad.
+    let wrong_type = r#"{"type":"hover","retailer":"s","locale":"en","sku":"1"}"#;
+    let err = parse(&format!("[{ok},{wrong_type},{}]", with_ts("1e400"))).unwrap_err();
+    assert_eq!((err.index, err.error.code), (Some(1), "invalid_type"));
+    let err = parse(&format!("[{ok},{},{wrong_type}]", with_ts("1e400"))).unwrap_err();
+    assert_eq!((err.index, err.error.code), (Some(1), "invalid_event"));
+    // Not JSON at all is still the body's fault.
+    assert_eq!(parse(r#"[{"ts":1e400}"#).unwrap_err().index, None);
+    assert_eq!(parse("1e400").unwrap_err().index, None);
 }
 
 fn key(n: u8) -> RollupKey {
