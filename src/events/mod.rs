@@ -305,8 +305,8 @@ impl Default for StatsLimit {
 }
 
 /// Where a stats page ended: the primary key of its last row. The next page holds the
-/// rows after it, so rows written meanwhile are neither skipped nor repeated, and no page
-/// costs more than its own rows (keyset pagination, no OFFSET).
+/// rows after it (keyset pagination, no OFFSET): while events are written no row comes
+/// twice and none that existed throughout is missed, and no page costs more than its rows.
 ///
 /// The default (every field empty) sorts before every stored row. Field order is the
 /// primary key's, so the derived `Ord` is the stores' order.
