@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
 use common::browser::Browser;
+use common::{TOKEN, TestServer};
 use serde_json::{Value, json};
 use synedge::catalog::seed::{DEMO_EAN, NO_CONTENT_EAN, ean13};
 
@@ -72,7 +72,11 @@ async fn beacons(s: &TestServer, kind: &str, ean: &str, want: u64) -> u64 {
     let product = format!("{ean:0>14}");
     let mut count = 0;
     for _ in 0..250 {
-        let rows = s.admin_get("/admin/v1/stats").await.json()["rows"].clone();
+        let rows = s
+            .admin_get_auth("/admin/v1/stats?limit=10000", Some(TOKEN))
+            .await
+            .json()["rows"]
+            .clone();
         count = rows
             .as_array()
             .unwrap()

@@ -418,7 +418,7 @@ fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
 
 #[test]
 fn sigterm_writes_every_queued_event_before_exiting() {
-    use synedge::events::{EventStore, StatsFilter};
+    use synedge::events::{EventStore, StatsFilter, StatsLimit};
     let dir = tempfile::tempdir().unwrap();
     // Nothing is due before SIGTERM: an hour between flushes, batches larger than N.
     let (mut child, public, _admin) = spawn_serve(
@@ -445,7 +445,10 @@ fn sigterm_writes_every_queued_event_before_exiting() {
     let store =
         synedge::origin::sqlite::SqliteOrigin::open(db.to_str().unwrap(), Duration::from_secs(5))
             .unwrap();
-    let rows = store.stats(&StatsFilter::default()).unwrap();
+    let rows = store
+        .stats(&StatsFilter::default(), None, StatsLimit::MAX)
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].product, "ean:04006381333931");
     assert_eq!(rows[0].count, REQUESTS * 25);

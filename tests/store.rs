@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 
 use common::postgres::TestDb;
 use synedge::catalog::{CatalogRecord, parse_line};
-use synedge::domain::{FragmentRequest, Gtin14, Locale, Retailer};
-use synedge::events::{Day, EventStore, EventType, Product, RollupKey, StatsFilter, StatsRow};
+use synedge::domain::{BrandMpn, FragmentRequest, Gtin14, Locale, Retailer, Sku};
+use synedge::events::{
+    Day, EventStore, EventType, Product, RollupKey, StatsCursor, StatsFilter, StatsLimit,
+    StatsPage, StatsRow,
+};
 use synedge::origin::postgres::{LISTENER_NAME, PostgresOrigin, SCHEMA_VERSION};
 use synedge::origin::sqlite::{ImportSummary, SqliteOrigin};
 use synedge::origin::{Fragment, Invalidation, Lookup, Origin, content_version};
@@ -114,9 +117,21 @@ impl Store {
             .unwrap();
     }
 
+    /// The rows of the first page of the largest size (the tests store fewer).
     async fn stats(&self, filter: StatsFilter) -> Vec<StatsRow> {
+        let page = self.stats_page(filter, None, StatsLimit::MAX).await;
+        assert_eq!(page.next, None, "more rows than one page");
+        page.rows
+    }
+
+    async fn stats_page(
+        &self,
+        filter: StatsFilter,
+        after: Option<StatsCursor>,
+        limit: StatsLimit,
+    ) -> StatsPage {
         let events = self.events();
-        tokio::task::spawn_blocking(move || events.stats(&filter))
+        tokio::task::spawn_blocking(move || events.stats(&filter, after.as_ref(), limit))
             .await
             .unwrap()
             .unwrap()
@@ -275,6 +290,7 @@ on_both_stores!(
     an_ean_moves_to_the_product_that_claims_it_last,
     change_counter_counts_committed_imports,
     event_rollups_add_up_and_filter,
+    event_rollups_page_in_key_order,
     concurrent_lookups_all_answer,
 );
 
@@ -664,6 +680,192 @@ async fn event_rollups_add_up_and_filter(s: Store) {
     assert!(before.is_empty());
 }
 
+/// The sort key of a stats row, as the stores order rows: byte order, field by field.
+fn sort_key(r: &StatsRow) -> (String, String, String, String, String) {
+    (
+        r.day.clone(),
+        r.retailer.clone(),
+        r.product.clone(),
+        r.locale.clone(),
+        r.kind.clone(),
+    )
+}
+
+/// Reads every page of `filter`, `limit` rows at a time, checking each page's size and
+/// cursor; the rows in the order they came.
+async fn walk(s: &Store, filter: &StatsFilter, limit: usize) -> Vec<StatsRow> {
+    let limit = StatsLimit::new(limit).unwrap();
+    let mut rows: Vec<StatsRow> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.stats_page(filter.clone(), after.take(), limit).await;
+        assert!(page.rows.len() <= limit.get());
+        rows.extend_from_slice(&page.rows);
+        match page.next {
+            Some(next) => {
+                assert_eq!(page.rows.len(), limit.get(), "only the last page is short");
+                assert_eq!(next, StatsCursor::after(page.rows.last().unwrap()));
+                // Through the text clients see.
+                after = Some(StatsCursor::decode(&next.encode()).unwrap());
+            }
+            None => return rows,
+        }
+    }
+}
+
+async fn event_rollups_page_in_key_order(s: Store) {
+    // Keys whose byte order is not their alphabetical one (upper case first, accented
+    // letters last, prefixes first), so both stores must order as the cursor compares.
+    let days = ["2025-01-01", "2025-01-02", "2025-01-03"];
+    let retailers = ["a", "a-b", "ab", "b"];
+    let products = || {
+        [
+            Product::Ean(Gtin14::parse("4006381333931").unwrap()),
+            Product::BrandMpn(BrandMpn::parse("acme", "x").unwrap()),
+            Product::BrandMpn(BrandMpn::parse("acme", "x1").unwrap()),
+        ]
+        .into_iter()
+        .chain(
+            ["A", "a", "B", "Z9", "Ä", "é", "a b"]
+                .into_iter()
+                .map(|k| Product::Sku(Sku::parse(k).unwrap())),
+        )
+    };
+    let kinds = [
+        EventType::Impression,
+        EventType::View,
+        EventType::Click,
+        EventType::NoMatch,
+    ];
+    let mut keys = Vec::new();
+    for day in days {
+        for retailer in retailers {
+            for product in products() {
+                for locale in ["de", "de-AT", "en-GB"] {
+                    for kind in kinds {
+                        keys.push(RollupKey {
+                            day: Day::parse(day).unwrap(),
+                            retailer: Retailer::parse(retailer).unwrap(),
+                            product: product.clone(),
+                            locale: Locale::parse(locale).unwrap(),
+                            kind,
+                        });
+                    }
+                }
+            }
+        }
+        // And bulk, so pages of the largest size are full.
+        for retailer in ["a", "b"] {
+            for n in 0..2_000 {
+                keys.push(RollupKey {
+                    day: Day::parse(day).unwrap(),
+                    retailer: Retailer::parse(retailer).unwrap(),
+                    product: Product::Sku(Sku::parse(&format!("bulk-{n}")).unwrap()),
+                    locale: Locale::parse("en").unwrap(),
+                    kind: EventType::View,
+                });
+            }
+        }
+    }
+    let rows: Vec<(RollupKey, u64)> = keys.into_iter().zip(1..).collect();
+    let n = rows.len();
+    assert!(n > 12_000);
+    s.write_rollup(rows).await;
+
+    let all = walk(&s, &StatsFilter::default(), 997).await;
+    assert_eq!(all.len(), n, "every row exactly once");
+    let mut expected = all.clone();
+    expected.sort_by_key(sort_key);
+    expected.dedup_by_key(|r| sort_key(r));
+    assert_eq!(expected.len(), n, "no row twice");
+    assert_eq!(all, expected, "in key order");
+    assert_eq!(walk(&s, &StatsFilter::default(), 10_000).await, all);
+
+    // Filters and pages together: exactly the matching rows, in the same order.
+    let day = |d: &str| Some(Day::parse(d).unwrap());
+    for filter in [
+        StatsFilter {
+            retailer: Some(Retailer::parse("a-b").unwrap()),
+            from: day("2025-01-02"),
+            to: day("2025-01-02"),
+        },
+        StatsFilter {
+            retailer: Some(Retailer::parse("b").unwrap()),
+            ..StatsFilter::default()
+        },
+        StatsFilter {
+            from: day("2025-01-02"),
+            ..StatsFilter::default()
+        },
+        StatsFilter {
+            to: day("2025-01-01"),
+            ..StatsFilter::default()
+        },
+    ] {
+        let want: Vec<StatsRow> = all
+            .iter()
+            .filter(|r| {
+                filter
+                    .retailer
+                    .as_ref()
+                    .is_none_or(|x| x.as_str() == r.retailer)
+                    && filter.from.is_none_or(|d| d.to_string() <= r.day)
+                    && filter.to.is_none_or(|d| d.to_string() >= r.day)
+            })
+            .cloned()
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(walk(&s, &filter, 333).await, want, "{filter:?}");
+    }
+    let small = StatsFilter {
+        retailer: Some(Retailer::parse("ab").unwrap()),
+        from: day("2025-01-03"),
+        to: day("2025-01-03"),
+    };
+    let few = walk(&s, &small, 1).await;
+    assert_eq!(few.len(), products().count() * 3 * 4);
+
+    // A page of exactly the rows left says there is no next one.
+    let exact = s
+        .stats_page(small.clone(), None, StatsLimit::new(few.len()).unwrap())
+        .await;
+    assert_eq!((exact.rows.len(), exact.next), (few.len(), None));
+    let short = s
+        .stats_page(small.clone(), None, StatsLimit::new(few.len() - 1).unwrap())
+        .await;
+    let rest = s
+        .stats_page(small, short.next.clone(), StatsLimit::MAX)
+        .await;
+    assert_eq!(
+        (rest.rows.as_slice(), rest.next),
+        (&few[few.len() - 1..], None)
+    );
+
+    // A cursor from an earlier day with a later `from`: the page starts at `from`.
+    let early = StatsCursor::after(&all[5]);
+    let later = s
+        .stats_page(
+            StatsFilter {
+                from: day("2025-01-03"),
+                ..StatsFilter::default()
+            },
+            Some(early),
+            StatsLimit::new(1).unwrap(),
+        )
+        .await;
+    assert_eq!(
+        later.rows,
+        vec![all.iter().find(|r| r.day == "2025-01-03").unwrap().clone()]
+    );
+    // After the very last row: an empty last page.
+    let end = StatsCursor::after(all.last().unwrap());
+    assert_eq!(
+        s.stats_page(StatsFilter::default(), Some(end), StatsLimit::MAX)
+            .await,
+        StatsPage::default()
+    );
+}
+
 async fn concurrent_lookups_all_answer(s: Store) {
     s.import(&[acme()]).await.unwrap();
     let s = Arc::new(s);
@@ -989,7 +1191,10 @@ async fn pg_the_event_store_works_from_plain_threads_too() {
     std::thread::spawn(move || {
         s.write_rollup(&[(rollup_key("2025-03-01", "a", EventType::Impression), 7)])
             .unwrap();
-        assert_eq!(s.stats(&StatsFilter::default()).unwrap()[0].count, 7);
+        let page = s
+            .stats(&StatsFilter::default(), None, StatsLimit::DEFAULT)
+            .unwrap();
+        assert_eq!((page.rows[0].count, page.next), (7, None));
     })
     .join()
     .unwrap();

@@ -17,6 +17,9 @@
 //!   not) before it returns.
 //! - Products are keyed as fragment lookups key them ([`crate::domain`]): `ean=0012…` and
 //!   `ean=12…` count as one product.
+//! - An event is counted on the day of its `ts`, which must lie from a week before the
+//!   time its body arrived to ten minutes after ([`parse_batch`]); without `ts`, on the
+//!   day the body arrived. Any refusal of one event names its index.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -37,9 +41,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// First wait after a failed write; doubles up to [`MAX_RETRY_DELAY`].
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-/// Largest `ts` accepted: 9999-12-31T23:59:59.999Z, so days always have four-digit years.
+/// Latest time a [`Day`] is made from: 9999-12-31T23:59:59.999Z, so days always have
+/// four-digit years.
 const MAX_TS_MILLIS: i64 = 253_402_300_799_999;
 const MILLIS_PER_DAY: i64 = 86_400_000;
+/// How long before the time a body arrives its events' `ts` may be, in milliseconds:
+/// browsers hold beacons a while (offline, back/forward cache), but a count for a
+/// week-old day is a bug, a replay or a forgery, and it would rewrite a closed report.
+pub const MAX_TS_AGE_MILLIS: i64 = 7 * MILLIS_PER_DAY;
+/// How long after the time a body arrives its events' `ts` may be, in milliseconds:
+/// client clocks run a little fast.
+pub const MAX_TS_AHEAD_MILLIS: i64 = 10 * 60 * 1000;
 
 /// What happened, as the loader reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,10 +95,7 @@ impl Day {
 
     /// Today, UTC.
     pub fn today() -> Self {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_TS_MILLIS));
-        Self::from_unix_millis(ms)
+        Self::from_unix_millis(unix_millis(SystemTime::now()))
     }
 
     /// Parses `YYYY-MM-DD`, refusing dates that do not exist (`2023-02-29`).
@@ -135,6 +144,13 @@ impl fmt::Display for Day {
         let (y, m, d) = self.civil();
         write!(f, "{y:04}-{m:02}-{d:02}")
     }
+}
+
+/// `t` in unix epoch milliseconds, within 1970 to [`MAX_TS_MILLIS`].
+fn unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(MAX_TS_MILLIS))
+        .min(MAX_TS_MILLIS)
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
@@ -213,6 +229,243 @@ pub struct StatsFilter {
     pub to: Option<Day>,
 }
 
+/// The last day a [`Day`] can be written as (`MAX_TS_MILLIS`'s): the upper bound of a
+/// filter without `to`, so the stores' range always has an end.
+const LAST_DAY: &str = "9999-12-31";
+
+impl StatsFilter {
+    /// The key a page starts after: `after`, or the key just before `from`'s first row,
+    /// whichever is later. Every stored retailer is non-empty, so `(from, "", "", "", "")`
+    /// sorts before every row of `from` and after every row of the days before it.
+    ///
+    /// The stores read `key > start AND day <= end` in primary-key order, so one index
+    /// range serves the page whatever the filter (byte order here, `BINARY` in SQLite,
+    /// `COLLATE "C"` in PostgreSQL: one order everywhere).
+    pub fn start_after(&self, after: Option<&StatsCursor>) -> StatsCursor {
+        let from = StatsCursor {
+            day: self.from.map(|d| d.to_string()).unwrap_or_default(),
+            ..StatsCursor::default()
+        };
+        match after {
+            Some(after) if *after > from => after.clone(),
+            _ => from,
+        }
+    }
+
+    /// The last day a page may hold: `to`, or the last day there is.
+    pub fn last_day(&self) -> String {
+        self.to
+            .map_or_else(|| LAST_DAY.to_owned(), |d| d.to_string())
+    }
+}
+
+/// Rows per stats page when the caller does not say.
+pub const DEFAULT_STATS_LIMIT: usize = 1_000;
+/// Most rows per stats page. A row costs a few hundred bytes in memory and about 130 in
+/// JSON, so one call stays within a few MiB however many rows are stored.
+pub const MAX_STATS_LIMIT: usize = 10_000;
+
+/// How many rows a stats page holds: 1 to [`MAX_STATS_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsLimit(usize);
+
+impl StatsLimit {
+    pub const DEFAULT: Self = Self(DEFAULT_STATS_LIMIT);
+    pub const MAX: Self = Self(MAX_STATS_LIMIT);
+
+    /// `n` rows, when `n` is from 1 to [`MAX_STATS_LIMIT`].
+    pub fn new(n: usize) -> Option<Self> {
+        (1..=MAX_STATS_LIMIT).contains(&n).then_some(Self(n))
+    }
+
+    /// Parses the `limit` parameter: a whole number from 1 to [`MAX_STATS_LIMIT`].
+    ///
+    /// # Errors
+    /// When `s` is not such a number.
+    pub fn parse(s: &str) -> Result<Self, InputError> {
+        const ERR: InputError = InputError {
+            code: "invalid_limit",
+            detail: "limit must be a whole number of rows from 1 to 10000",
+        };
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ERR);
+        }
+        s.parse().ok().and_then(Self::new).ok_or(ERR)
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for StatsLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Where a stats page ended: the primary key of its last row. The next page holds the
+/// rows after it (keyset pagination, no OFFSET): while events are written no row comes
+/// twice and none that existed throughout is missed, and no page costs more than its rows.
+///
+/// The default (every field empty) sorts before every stored row. Field order is the
+/// primary key's, so the derived `Ord` is the stores' order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatsCursor {
+    pub day: String,
+    pub retailer: String,
+    pub product: String,
+    pub locale: String,
+    pub kind: String,
+}
+
+/// Format of [`StatsCursor::encode`]; a new layout gets a new version.
+const CURSOR_VERSION: u8 = 1;
+/// Longest cursor [`StatsCursor::decode`] reads, in characters: far more than any stored
+/// key needs, and bounds what a crafted one costs.
+const MAX_CURSOR_LEN: usize = 4096;
+const E_CURSOR: InputError = InputError {
+    code: "invalid_cursor",
+    detail: "cursor must be the next value of an earlier stats answer, unchanged",
+};
+
+impl StatsCursor {
+    /// The cursor of a page that ends with `row`.
+    pub fn after(row: &StatsRow) -> Self {
+        Self {
+            day: row.day.clone(),
+            retailer: row.retailer.clone(),
+            product: row.product.clone(),
+            locale: row.locale.clone(),
+            kind: row.kind.clone(),
+        }
+    }
+
+    fn fields(&self) -> [&str; 5] {
+        [
+            &self.day,
+            &self.retailer,
+            &self.product,
+            &self.locale,
+            &self.kind,
+        ]
+    }
+
+    /// The cursor as clients see it: lowercase hex (URL-safe, no escaping needed) of a
+    /// version byte and each key field as a LEB128 length and its UTF-8 bytes. Opaque to
+    /// clients: only [`Self::decode`] reads it.
+    pub fn encode(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = vec![CURSOR_VERSION];
+        for field in self.fields() {
+            let mut n = field.len();
+            loop {
+                let low = (n & 0x7f) as u8;
+                n >>= 7;
+                if n == 0 {
+                    bytes.push(low);
+                    break;
+                }
+                bytes.push(low | 0x80);
+            }
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
+
+    /// Reads a cursor [`Self::encode`] wrote.
+    ///
+    /// # Errors
+    /// When `s` is not one: not hex, truncated, trailing bytes, another version, or a key
+    /// that no stored row can have (a day or type that does not parse).
+    pub fn decode(s: &str) -> Result<Self, InputError> {
+        if s.len() > MAX_CURSOR_LEN || s.len() % 2 != 0 {
+            return Err(E_CURSOR);
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(E_CURSOR),
+        };
+        let bytes = s
+            .as_bytes()
+            .chunks_exact(2)
+            .map(|pair| Ok((nibble(pair[0])? << 4) | nibble(pair[1])?))
+            .collect::<Result<Vec<u8>, InputError>>()?;
+        let (&version, mut rest) = bytes.split_first().ok_or(E_CURSOR)?;
+        if version != CURSOR_VERSION {
+            return Err(E_CURSOR);
+        }
+        let mut field = || -> Result<String, InputError> {
+            let mut len = 0usize;
+            let mut shift = 0;
+            loop {
+                let (&b, tail) = rest.split_first().ok_or(E_CURSOR)?;
+                rest = tail;
+                // Lengths fit in 21 bits here (MAX_CURSOR_LEN), so three bytes at most.
+                if shift > 14 {
+                    return Err(E_CURSOR);
+                }
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            if len > rest.len() {
+                return Err(E_CURSOR);
+            }
+            let (text, tail) = rest.split_at(len);
+            rest = tail;
+            String::from_utf8(text.to_vec()).map_err(|_| E_CURSOR)
+        };
+        let cursor = Self {
+            day: field()?,
+            retailer: field()?,
+            product: field()?,
+            locale: field()?,
+            kind: field()?,
+        };
+        if !rest.is_empty()
+            || Day::parse(&cursor.day).is_err()
+            || Retailer::parse(&cursor.retailer).is_err()
+            || cursor.product.is_empty()
+            || cursor.locale.is_empty()
+            || EventType::parse(&cursor.kind).is_none()
+        {
+            return Err(E_CURSOR);
+        }
+        Ok(cursor)
+    }
+}
+
+/// One page of stored counts, in primary-key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsPage {
+    pub rows: Vec<StatsRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<StatsCursor>,
+}
+
+impl StatsPage {
+    /// A page from `rows` read with one row more than `limit`: that extra row only says
+    /// whether another page follows, and is dropped.
+    pub fn from_rows(mut rows: Vec<StatsRow>, limit: StatsLimit) -> Self {
+        let next = if rows.len() > limit.get() {
+            rows.truncate(limit.get());
+            rows.last().map(StatsCursor::after)
+        } else {
+            None
+        };
+        Self { rows, next }
+    }
+}
+
 /// Where rollups are kept. Methods block: call them from `spawn_blocking`.
 pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// Adds `rows` to the stored counts, in one transaction.
@@ -221,11 +474,19 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// The write failed; nothing of `rows` was added.
     fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()>;
 
-    /// The stored counts matching `filter`, ordered by day, retailer, product, locale, type.
+    /// One page of the stored counts matching `filter`, ordered by day, retailer,
+    /// product, locale, type: at most `limit` rows, the first ones after `after` (from
+    /// the start without it). Reads at most `limit + 1` rows, whatever is stored, so
+    /// memory stays bounded.
     ///
     /// # Errors
     /// The read failed.
-    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>>;
+    fn stats(
+        &self,
+        filter: &StatsFilter,
+        after: Option<&StatsCursor>,
+        limit: StatsLimit,
+    ) -> anyhow::Result<StatsPage>;
 }
 
 /// Why a body was refused: the index of the first bad event (if any) and a fixed reason.
@@ -255,7 +516,11 @@ const E_TYPE: InputError = InputError {
 };
 const E_TS: InputError = InputError {
     code: "invalid_ts",
-    detail: "ts must be unix epoch milliseconds between 0 and year 9999",
+    detail: "ts must be unix epoch milliseconds from 7 days before now to 10 minutes after",
+};
+const E_UNREADABLE: InputError = InputError {
+    code: "invalid_event",
+    detail: "the event holds a value that cannot be read, such as a number out of range",
 };
 const E_MISSING: InputError = InputError {
     code: "missing_field",
@@ -286,19 +551,52 @@ struct RawEvent<'a> {
     ts: Option<i64>,
 }
 
-/// Parses and validates a body: one event object or an array of them. `today` stands in
-/// for events without `ts`.
+/// What the time a body arrived allows: the `ts` range, and the day of events without one.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    today: Day,
+    earliest: i64,
+    latest: i64,
+}
+
+impl Window {
+    fn at(now: SystemTime) -> Self {
+        let now = unix_millis(now);
+        Self {
+            today: Day::from_unix_millis(now),
+            earliest: (now - MAX_TS_AGE_MILLIS).max(0),
+            latest: now + MAX_TS_AHEAD_MILLIS,
+        }
+    }
+
+    /// The day an event's `ts` counts on, if `ts` is within the window.
+    fn day(&self, ts: Option<i64>) -> Result<Day, InputError> {
+        match ts {
+            None => Ok(self.today),
+            Some(ts) if (self.earliest..=self.latest).contains(&ts) => {
+                Ok(Day::from_unix_millis(ts))
+            }
+            Some(_) => Err(E_TS),
+        }
+    }
+}
+
+/// Parses and validates a body: one event object or an array of them. `now` is when the
+/// body arrived (the handler passes the clock, tests a fixed time): an event's `ts` must
+/// lie from [`MAX_TS_AGE_MILLIS`] before it to [`MAX_TS_AHEAD_MILLIS`] after it, and its
+/// day stands in for events without `ts`.
 ///
 /// # Errors
 /// The first problem found; then no event of the body is valid for queueing.
-pub fn parse_batch(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
-    parse_valid(body, today).map_or_else(|| parse_and_explain(body, today), Ok)
+pub fn parse_batch(body: &[u8], now: SystemTime) -> Result<Vec<RollupKey>, BadEvent> {
+    let window = Window::at(now);
+    parse_valid(body, &window).map_or_else(|| parse_and_explain(body, &window), Ok)
 }
 
 /// The common case in one pass: straight from the bytes into borrowed fields, with no
 /// JSON tree in between. `None` on any problem at all, including strings with escapes
 /// (which cannot be borrowed): [`parse_and_explain`] then finds and names it.
-fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
+fn parse_valid(body: &[u8], window: &Window) -> Option<Vec<RollupKey>> {
     let raws = match body.iter().find(|b| !b.is_ascii_whitespace())? {
         b'[' => serde_json::from_slice::<Vec<RawEvent<'_>>>(body).ok()?,
         _ => vec![serde_json::from_slice::<RawEvent<'_>>(body).ok()?],
@@ -308,7 +606,7 @@ fn parse_valid(body: &[u8], today: Day) -> Option<Vec<RollupKey>> {
     }
     let mut seen = Seen::default();
     raws.into_iter()
-        .map(|raw| validate_raw(raw, today, &mut seen).ok())
+        .map(|raw| validate_raw(raw, window, &mut seen).ok())
         .collect()
 }
 
@@ -336,46 +634,59 @@ fn reuse<'a, T: Clone>(
     }
 }
 
-/// The body through a JSON tree, event by event, to say which one is wrong and why.
-fn parse_and_explain(body: &[u8], today: Day) -> Result<Vec<RollupKey>, BadEvent> {
+/// The body event by event, each through a JSON tree, to say which one is wrong and why.
+///
+/// The body is split into its events first, each kept as text: serde_json reads numbers
+/// only when it builds a tree, so a number out of range (`"ts": 1e400`) fails the event
+/// that holds it, which is named, and not the body as a whole.
+fn parse_and_explain(body: &[u8], window: &Window) -> Result<Vec<RollupKey>, BadEvent> {
     let whole = |error| BadEvent { index: None, error };
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
-    let items = match &value {
-        serde_json::Value::Array(items) => items.as_slice(),
-        serde_json::Value::Object(_) => std::slice::from_ref(&value),
+    let body: &RawValue = serde_json::from_slice(body).map_err(|_| whole(E_NOT_JSON))?;
+    let items: Vec<&RawValue> = match body.get().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(body.get()).map_err(|_| whole(E_NOT_JSON))?,
+        Some(b'{') => vec![body],
         _ => return Err(whole(E_NOT_JSON)),
     };
     if items.is_empty() {
         return Err(whole(E_EMPTY));
     }
+    // Every tree first, since events borrow their strings from them; then checked in
+    // order, so the first bad event is named whichever way it is bad.
+    let trees: Vec<Option<serde_json::Value>> = items
+        .iter()
+        .map(|item| serde_json::from_str(item.get()).ok())
+        .collect();
     let mut seen = Seen::default();
-    items
+    trees
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            validate(item, today, &mut seen).map_err(|error| BadEvent {
-                index: Some(i),
-                error,
-            })
+        .map(|(i, tree)| {
+            tree.as_ref()
+                .ok_or(E_UNREADABLE)
+                .and_then(|tree| validate(tree, window, &mut seen))
+                .map_err(|error| BadEvent {
+                    index: Some(i),
+                    error,
+                })
         })
         .collect()
 }
 
 fn validate<'a>(
     item: &'a serde_json::Value,
-    today: Day,
+    window: &Window,
     seen: &mut Seen<'a>,
 ) -> Result<RollupKey, InputError> {
     validate_raw(
         RawEvent::deserialize(item).map_err(|_| E_SHAPE)?,
-        today,
+        window,
         seen,
     )
 }
 
 fn validate_raw<'a>(
     raw: RawEvent<'a>,
-    today: Day,
+    window: &Window,
     seen: &mut Seen<'a>,
 ) -> Result<RollupKey, InputError> {
     let kind = EventType::parse(present(raw.kind).ok_or(E_MISSING)?).ok_or(E_TYPE)?;
@@ -401,13 +712,8 @@ fn validate_raw<'a>(
         Identities { sku: Some(s), .. } => Product::Sku(s),
         _ => return Err(E_MISSING),
     };
-    let day = match raw.ts {
-        None => today,
-        Some(ts) if (0..=MAX_TS_MILLIS).contains(&ts) => Day::from_unix_millis(ts),
-        Some(_) => return Err(E_TS),
-    };
     Ok(RollupKey {
-        day,
+        day: window.day(raw.ts)?,
         retailer,
         product,
         locale,

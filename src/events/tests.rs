@@ -51,10 +51,168 @@ fn day_parse_refuses_what_is_not_a_date() {
     assert!(Day::parse("2024-02-29").is_ok());
 }
 
+fn cursor(day: &str, retailer: &str, product: &str, locale: &str, kind: &str) -> StatsCursor {
+    StatsCursor {
+        day: day.into(),
+        retailer: retailer.into(),
+        product: product.into(),
+        locale: locale.into(),
+        kind: kind.into(),
+    }
+}
+
+#[test]
+fn cursors_round_trip_and_are_url_safe() {
+    let long_mpn = format!("mpn:acme/{}", "ä".repeat(200));
+    for c in [
+        cursor("2025-01-01", "a", "ean:04006381333931", "en-gb", "view"),
+        cursor(
+            "9999-12-31",
+            &"r".repeat(64),
+            &long_mpn,
+            "zh-hant-tw",
+            "no_match",
+        ),
+        cursor("1970-01-01", "shop-1", "sku:A&B=c?d/e%20", "de", "click"),
+    ] {
+        let text = c.encode();
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{text}"
+        );
+        assert_eq!(StatsCursor::decode(&text), Ok(c));
+    }
+}
+
+#[test]
+fn malformed_cursors_are_refused() {
+    let good = cursor("2025-01-01", "a", "sku:1", "en", "view").encode();
+    let flip_version = format!("02{}", &good[2..]);
+    let bad_day = cursor("2025-02-30", "a", "sku:1", "en", "view").encode();
+    let bad_type = cursor("2025-01-01", "a", "sku:1", "en", "hover").encode();
+    let bad_retailer = cursor("2025-01-01", "A!", "sku:1", "en", "view").encode();
+    let no_product = cursor("2025-01-01", "a", "", "en", "view").encode();
+    let huge = "0".repeat(5000);
+    for bad in [
+        "",
+        "0",
+        "zz",
+        "<script>",
+        &good[..good.len() - 2],
+        &good[..good.len() - 1],
+        &format!("{good}00"),
+        &flip_version,
+        &bad_day,
+        &bad_type,
+        &bad_retailer,
+        &no_product,
+        // A length running past the end, and one that never ends.
+        "01ff",
+        "01ffffffffff",
+        // Not UTF-8.
+        "0101ff",
+        &huge,
+    ] {
+        let err = StatsCursor::decode(bad).unwrap_err();
+        assert_eq!(err.code, "invalid_cursor", "{bad}");
+    }
+}
+
+#[test]
+fn limits_are_whole_numbers_from_1_to_10000() {
+    assert_eq!(StatsLimit::default().get(), 1_000);
+    for (text, n) in [("1", 1), ("10000", 10_000), ("0042", 42)] {
+        assert_eq!(
+            StatsLimit::parse(text).map(StatsLimit::get),
+            Ok(n),
+            "{text}"
+        );
+    }
+    for bad in [
+        "0",
+        "10001",
+        "-1",
+        "+5",
+        "1.5",
+        "1e3",
+        " 5",
+        "abc",
+        "",
+        "99999999999999999999999999",
+    ] {
+        assert_eq!(
+            StatsLimit::parse(bad).unwrap_err().code,
+            "invalid_limit",
+            "{bad}"
+        );
+    }
+}
+
+fn row(day: &str, product: &str) -> StatsRow {
+    StatsRow {
+        day: day.into(),
+        retailer: "a".into(),
+        product: product.into(),
+        locale: "en".into(),
+        kind: "view".into(),
+        count: 1,
+    }
+}
+
+#[test]
+fn a_page_keeps_limit_rows_and_points_after_the_last() {
+    let rows: Vec<_> = (0..4)
+        .map(|i| row("2025-01-01", &format!("sku:{i}")))
+        .collect();
+    let limit = StatsLimit::new(3).unwrap();
+    let page = StatsPage::from_rows(rows.clone(), limit);
+    assert_eq!(page.rows, rows[..3]);
+    assert_eq!(page.next, Some(StatsCursor::after(&rows[2])));
+    let last = StatsPage::from_rows(rows[..3].to_vec(), limit);
+    assert_eq!((last.rows.len(), last.next), (3, None));
+    assert_eq!(StatsPage::from_rows(vec![], limit), StatsPage::default());
+}
+
+#[test]
+fn a_page_starts_after_the_cursor_or_before_from_whichever_is_later() {
+    let from = |d: &str| StatsFilter {
+        from: Some(Day::parse(d).unwrap()),
+        ..StatsFilter::default()
+    };
+    let at = cursor("2025-01-05", "a", "sku:1", "en", "view");
+    // No bound at all: before every row.
+    assert_eq!(
+        StatsFilter::default().start_after(None),
+        StatsCursor::default()
+    );
+    assert_eq!(StatsFilter::default().start_after(Some(&at)), at);
+    // `from` later than the cursor wins, and sorts before every row of that day.
+    let start = from("2025-01-06").start_after(Some(&at));
+    assert_eq!(start, cursor("2025-01-06", "", "", "", ""));
+    assert!(start < cursor("2025-01-06", "a", "", "", ""));
+    assert!(start > cursor("2025-01-05", "zzz", "", "", ""));
+    // A cursor within or after `from` wins.
+    assert_eq!(from("2025-01-05").start_after(Some(&at)), at);
+    assert_eq!(from("2025-01-01").start_after(Some(&at)), at);
+    assert_eq!(StatsFilter::default().last_day(), "9999-12-31");
+    let to = StatsFilter {
+        to: Some(Day::parse("2025-01-31").unwrap()),
+        ..StatsFilter::default()
+    };
+    assert_eq!(to.last_day(), "2025-01-31");
+}
+
 const TODAY: Day = Day(20_000);
+/// Noon of [`TODAY`], in unix milliseconds: when the tests' bodies arrive.
+const NOW_MS: i64 = 20_000 * MILLIS_PER_DAY + MILLIS_PER_DAY / 2;
+
+fn at(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap())
+}
 
 fn parse(body: &str) -> Result<Vec<RollupKey>, BadEvent> {
-    parse_batch(body.as_bytes(), TODAY)
+    parse_batch(body.as_bytes(), at(NOW_MS))
 }
 
 #[test]
@@ -69,14 +227,14 @@ fn parses_one_object_or_an_array_and_normalizes_identities() {
 
     let many = parse(
         r#"[
-        {"type":"click","retailer":"s","locale":"de","ean":"0012345678905","brand":"Acme","mpn":"X-1","ts":0},
+        {"type":"click","retailer":"s","locale":"de","ean":"0012345678905","brand":"Acme","mpn":"X-1","ts":1727870400000},
         {"type":"click","retailer":"s","locale":"de","ean":"012345678905"},
         {"type":"impression","retailer":"s","locale":"de","brand":"Acme Corp.","mpn":"X-100/B","sku":"A1"},
         {"type":"no_match","retailer":"s","locale":"de","sku":" A1 ","ean":""}
     ]"#,
     )
     .unwrap();
-    assert_eq!(many[0].day, Day(0));
+    assert_eq!(many[0].day, Day(19_998), "counted on the day of its ts");
     assert_eq!(many[0].product, many[1].product, "one GTIN, two spellings");
     assert_eq!(many[0].product.key(), "ean:00012345678905");
     assert_eq!(many[2].product.key(), "mpn:acmecorp/x100b");
@@ -151,6 +309,80 @@ fn names_the_first_bad_event_without_echoing_it() {
     }
 }
 
+fn with_ts(ts: &str) -> String {
+    format!(r#"{{"type":"view","retailer":"s","locale":"en","sku":"1","ts":{ts}}}"#)
+}
+
+#[test]
+fn ts_must_lie_from_a_week_before_now_to_ten_minutes_after() {
+    const WEEK: i64 = 7 * MILLIS_PER_DAY;
+    const TEN_MINUTES: i64 = 10 * 60 * 1000;
+    for (ts, day) in [
+        (NOW_MS, TODAY),
+        (NOW_MS - WEEK, Day(19_993)),
+        (NOW_MS + TEN_MINUTES, TODAY),
+    ] {
+        let got = parse(&with_ts(&ts.to_string())).unwrap();
+        assert_eq!(got[0].day, day, "{ts}");
+    }
+    let ok = with_ts(&NOW_MS.to_string());
+    for ts in [
+        NOW_MS - WEEK - 1,
+        NOW_MS + TEN_MINUTES + 1,
+        1,
+        0,
+        -5,
+        i64::MAX,
+        MAX_TS_MILLIS,
+    ] {
+        // Alone, and as the third event: the index names it.
+        let err = parse(&with_ts(&ts.to_string())).unwrap_err();
+        assert_eq!((err.index, err.error.code), (Some(0), "invalid_ts"), "{ts}");
+        let err = parse(&format!("[{ok},{ok},{}]", with_ts(&ts.to_string()))).unwrap_err();
+        assert_eq!((err.index, err.error.code), (Some(2), "invalid_ts"), "{ts}");
+    }
+    // The window moves with the time the body arrives.
+    let old = with_ts(&(NOW_MS - 30 * MILLIS_PER_DAY).to_string());
+    assert!(parse(&old).is_err());
+    let then = parse_batch(old.as_bytes(), at(NOW_MS - 29 * MILLIS_PER_DAY)).unwrap();
+    assert_eq!(then[0].day, Day(19_970));
+    // Without ts, an event counts on the day the body arrived.
+    let late = parse_batch(
+        br#"{"type":"view","retailer":"s","locale":"en","sku":"1"}"#,
+        at(NOW_MS + MILLIS_PER_DAY),
+    )
+    .unwrap();
+    assert_eq!(late[0].day, Day(20_001));
+}
+
+#[test]
+fn a_number_out_of_range_is_blamed_on_its_event() {
+    let ok = with_ts(&NOW_MS.to_string());
+    let huge = format!("1{}", "0".repeat(400));
+    for bad in ["1e400", "-1e400", huge.as_str()] {
+        // A single object is event 0.
+        let err = parse(&with_ts(bad)).unwrap_err();
+        assert_eq!(err.index, Some(0), "{bad}");
+        assert_eq!(err.error.code, "invalid_event", "{bad}");
+        let err = parse(&format!("[{ok},{}]", with_ts(bad))).unwrap_err();
+        assert_eq!(err.index, Some(1), "{bad}");
+        // In any field, the event holding it is named.
+        let elsewhere = format!(
+            r#"[{ok},{ok},{ok},{{"type":"view","retailer":"s","locale":"en","sku":{bad}}}]"#
+        );
+        assert_eq!(parse(&elsewhere).unwrap_err().index, Some(3), "{bad}");
+    }
+    // The first bad event is named, whichever way it is bad.
+    let wrong_type = r#"{"type":"hover","retailer":"s","locale":"en","sku":"1"}"#;
+    let err = parse(&format!("[{ok},{wrong_type},{}]", with_ts("1e400"))).unwrap_err();
+    assert_eq!((err.index, err.error.code), (Some(1), "invalid_type"));
+    let err = parse(&format!("[{ok},{},{wrong_type}]", with_ts("1e400"))).unwrap_err();
+    assert_eq!((err.index, err.error.code), (Some(1), "invalid_event"));
+    // Not JSON at all is still the body's fault.
+    assert_eq!(parse(r#"[{"ts":1e400}"#).unwrap_err().index, None);
+    assert_eq!(parse("1e400").unwrap_err().index, None);
+}
+
 fn key(n: u8) -> RollupKey {
     RollupKey {
         day: TODAY,
@@ -192,8 +424,13 @@ impl EventStore for MemStore {
         Ok(())
     }
 
-    fn stats(&self, _: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
-        Ok(Vec::new())
+    fn stats(
+        &self,
+        _: &StatsFilter,
+        _: Option<&StatsCursor>,
+        _: StatsLimit,
+    ) -> anyhow::Result<StatsPage> {
+        Ok(StatsPage::default())
     }
 }
 

@@ -54,7 +54,9 @@ use super::{
 use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
 use crate::domain::FragmentRequest;
-use crate::events::{EventStore, RollupKey, StatsFilter, StatsRow};
+use crate::events::{
+    EventStore, RollupKey, StatsCursor, StatsFilter, StatsLimit, StatsPage, StatsRow,
+};
 pub use crate::origin::sqlite::ImportSummary;
 
 /// Pooled connections at most. Lookups are indexed point reads of well under a
@@ -175,13 +177,20 @@ SELECT day, retailer, product, locale, type, sum(count)::bigint
 ON CONFLICT (day, retailer, product, locale, type)
 DO UPDATE SET count = event_rollup.count + excluded.count";
 
+/// One stats page: the rows after a key (the cursor, or the start of `from`) up to the
+/// last day, in primary-key order. The row-value comparison is an index condition on the
+/// primary key, so a page costs its rows, not the rows before it; the columns' `COLLATE
+/// "C"` wins over the parameters' default collation, so the order is byte order, the one
+/// [`StatsFilter::start_after`] compares cursors in.
 const SQL_STATS: &str = "
 SELECT day::text, retailer::text, product::text, locale::text, type::text, count
   FROM event_rollup
- WHERE ($1::text IS NULL OR retailer = $1::text)
-   AND ($2::text IS NULL OR day >= $2::text)
-   AND ($3::text IS NULL OR day <= $3::text)
- ORDER BY day, retailer, product, locale, type";
+ WHERE (day, retailer, product, locale, type)
+       > ($1::text, $2::text, $3::text, $4::text, $5::text)
+   AND day <= $6::text
+   AND ($7::text IS NULL OR retailer = $7::text)
+ ORDER BY day, retailer, product, locale, type
+ LIMIT $8::bigint";
 
 /// Checks a `postgres://` URL as [`PostgresOrigin::new`] would read it, without
 /// connecting, for configuration validation. The message names the URL without its
@@ -929,12 +938,19 @@ impl EventStore for PostgresOrigin {
         })
     }
 
-    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
+    fn stats(
+        &self,
+        filter: &StatsFilter,
+        after: Option<&StatsCursor>,
+        limit: StatsLimit,
+    ) -> anyhow::Result<StatsPage> {
         let pool = self.pool.clone();
         let shown = self.target.shown.clone();
+        let start = filter.start_after(after);
+        let last_day = filter.last_day();
         let retailer = filter.retailer.as_ref().map(|r| r.as_str().to_owned());
-        let from = filter.from.map(|d| d.to_string());
-        let to = filter.to.map(|d| d.to_string());
+        // One row more than the page, to know whether another follows.
+        let read = i64::try_from(limit.get() + 1).unwrap_or(i64::MAX);
         let ready = self.block_on_ready();
         self.block_on(async move {
             ready?;
@@ -942,9 +958,23 @@ impl EventStore for PostgresOrigin {
                 .get()
                 .await
                 .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
-            let read = async {
+            let read_page = async {
                 let stmt = client.prepare_cached(SQL_STATS).await?;
-                let rows = client.query(&stmt, &[&retailer, &from, &to]).await?;
+                let rows = client
+                    .query(
+                        &stmt,
+                        &[
+                            &start.day,
+                            &start.retailer,
+                            &start.product,
+                            &start.locale,
+                            &start.kind,
+                            &last_day,
+                            &retailer,
+                            &read,
+                        ],
+                    )
+                    .await?;
                 rows.iter()
                     .map(|r| {
                         Ok(StatsRow {
@@ -958,8 +988,10 @@ impl EventStore for PostgresOrigin {
                     })
                     .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             };
-            read.await
-                .map_err(|e| anyhow!("reading events from {shown}: {}", describe(&e)))
+            let rows = read_page
+                .await
+                .map_err(|e| anyhow!("reading events from {shown}: {}", describe(&e)))?;
+            Ok(StatsPage::from_rows(rows, limit))
         })
     }
 }

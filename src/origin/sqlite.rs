@@ -35,7 +35,9 @@ use super::{BoxFuture, Fragment, Invalidation, Lookup, Origin, OriginError, cont
 use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
 use crate::domain::FragmentRequest;
-use crate::events::{EventStore, RollupKey, StatsFilter, StatsRow};
+use crate::events::{
+    EventStore, RollupKey, StatsCursor, StatsFilter, StatsLimit, StatsPage, StatsRow,
+};
 
 /// Read-only connections kept for lookups. Lookups are indexed point reads that take
 /// microseconds; a few connections saturate the two cores this runs on, and the cache
@@ -107,9 +109,14 @@ CREATE INDEX event_rollup_by_retailer ON event_rollup(retailer, day);
 const SQL_ROLLUP_ADD: &str = "INSERT INTO event_rollup (day, retailer, product, locale, type, count) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
      ON CONFLICT (day, retailer, product, locale, type) DO UPDATE SET count = count + excluded.count";
+/// One stats page: the rows after a key (the cursor, or the start of `from`) up to the
+/// last day, in primary-key order. The row-value comparison on the primary key's columns
+/// makes it one range of the table's own b-tree, so a page costs its rows, not the rows
+/// before it. A retailer filter is checked on the rows of that range.
 const SQL_STATS: &str = "SELECT day, retailer, product, locale, type, count FROM event_rollup \
-     WHERE (?1 IS NULL OR retailer = ?1) AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3) \
-     ORDER BY day, retailer, product, locale, type";
+     WHERE (day, retailer, product, locale, type) > (?1, ?2, ?3, ?4, ?5) AND day <= ?6 \
+     AND (?7 IS NULL OR retailer = ?7) \
+     ORDER BY day, retailer, product, locale, type LIMIT ?8";
 
 const SQL_PRODUCT_BY_EAN: &str = "SELECT p.id, p.brand_norm, p.mpn_norm FROM product_eans e \
      JOIN products p ON p.id = e.product_id WHERE e.gtin14 = ?1";
@@ -680,29 +687,39 @@ impl EventStore for SqliteOrigin {
             .with_context(|| format!("writing events into {}", self.path))
     }
 
-    fn stats(&self, filter: &StatsFilter) -> anyhow::Result<Vec<StatsRow>> {
+    fn stats(
+        &self,
+        filter: &StatsFilter,
+        after: Option<&StatsCursor>,
+        limit: StatsLimit,
+    ) -> anyhow::Result<StatsPage> {
+        let start = filter.start_after(after);
+        // One row more than the page, to know whether another follows.
+        let read = limit.get() + 1;
         let conn = self.writer();
         let mut stmt = conn.prepare_cached(SQL_STATS)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    filter.retailer.as_ref().map(|r| r.as_str()),
-                    filter.from.map(|d| d.to_string()),
-                    filter.to.map(|d| d.to_string()),
-                ],
-                |r| {
-                    Ok(StatsRow {
-                        day: r.get(0)?,
-                        retailer: r.get(1)?,
-                        product: r.get(2)?,
-                        locale: r.get(3)?,
-                        kind: r.get(4)?,
-                        count: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
-                    })
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        let mut rows = Vec::with_capacity(read);
+        let mut found = stmt.query(params![
+            start.day,
+            start.retailer,
+            start.product,
+            start.locale,
+            start.kind,
+            filter.last_day(),
+            filter.retailer.as_ref().map(|r| r.as_str()),
+            i64::try_from(read).unwrap_or(i64::MAX),
+        ])?;
+        while let Some(r) = found.next()? {
+            rows.push(StatsRow {
+                day: r.get(0)?,
+                retailer: r.get(1)?,
+                product: r.get(2)?,
+                locale: r.get(3)?,
+                kind: r.get(4)?,
+                count: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+            });
+        }
+        Ok(StatsPage::from_rows(rows, limit))
     }
 }
 
@@ -876,7 +893,12 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(again.stats(&StatsFilter::default()).unwrap(), vec![]);
+        assert_eq!(
+            again
+                .stats(&StatsFilter::default(), None, StatsLimit::MAX)
+                .unwrap(),
+            StatsPage::default()
+        );
     }
 
     #[test]
@@ -901,7 +923,10 @@ mod tests {
         origin
             .write_rollup(&[(key("2025-01-01", "a", EventType::View), 3)])
             .unwrap();
-        let all = origin.stats(&StatsFilter::default()).unwrap();
+        let all = origin
+            .stats(&StatsFilter::default(), None, StatsLimit::MAX)
+            .unwrap()
+            .rows;
         assert_eq!(all.len(), 3);
         assert_eq!(
             all[0],
@@ -915,21 +940,58 @@ mod tests {
             }
         );
         let a_on_2nd = origin
-            .stats(&StatsFilter {
-                retailer: Some(Retailer::parse("a").unwrap()),
-                from: Some(Day::parse("2025-01-02").unwrap()),
-                to: Some(Day::parse("2025-01-02").unwrap()),
-            })
-            .unwrap();
+            .stats(
+                &StatsFilter {
+                    retailer: Some(Retailer::parse("a").unwrap()),
+                    from: Some(Day::parse("2025-01-02").unwrap()),
+                    to: Some(Day::parse("2025-01-02").unwrap()),
+                },
+                None,
+                StatsLimit::MAX,
+            )
+            .unwrap()
+            .rows;
         assert_eq!(a_on_2nd.len(), 1);
         assert_eq!((a_on_2nd[0].kind.as_str(), a_on_2nd[0].count), ("click", 1));
         let before = origin
-            .stats(&StatsFilter {
-                to: Some(Day::parse("2024-12-31").unwrap()),
-                ..StatsFilter::default()
-            })
-            .unwrap();
+            .stats(
+                &StatsFilter {
+                    to: Some(Day::parse("2024-12-31").unwrap()),
+                    ..StatsFilter::default()
+                },
+                None,
+                StatsLimit::MAX,
+            )
+            .unwrap()
+            .rows;
         assert!(before.is_empty());
+    }
+
+    #[test]
+    fn a_stats_page_is_one_range_of_the_primary_key() {
+        // Keyset pagination is only bounded if SQLite seeks to the cursor and reads in
+        // key order: no full scan, no sort of everything that matches.
+        let (_dir, origin) = store();
+        let conn = origin.writer();
+        for retailer in [None, Some("a")] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {SQL_STATS}"))
+                .unwrap()
+                .query_map(
+                    params!["2025-01-01", "", "", "", "", "9999-12-31", retailer, 11],
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(plan.len(), 1, "{plan:?}");
+            assert!(
+                plan[0].starts_with(
+                    "SEARCH event_rollup USING PRIMARY KEY ((day,retailer,product,locale,type)>("
+                ),
+                "{plan:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
 //! stats. Loopback by default;
-//! mutating calls need `Authorization: Bearer <admin.token>` when a token is set.
+//! mutating calls, and stats (business data), need `Authorization: Bearer <admin.token>`
+//! when a token is set.
 
 use std::sync::Arc;
 
@@ -10,12 +11,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::{AppState, error::ApiError};
 use crate::domain::{InputError, Retailer};
-use crate::events::{Day, StatsFilter};
+use crate::events::{Day, StatsCursor, StatsFilter, StatsLimit, StatsRow};
 use crate::origin::Invalidation;
 use crate::scaler::controller::ScalerLog;
 
@@ -199,12 +200,27 @@ const E_DUPLICATE: InputError = InputError {
     detail: "a parameter was given more than once",
 };
 
-/// `GET /admin/v1/stats?retailer=&from=&to=`: stored counts, days inclusive.
+const E_FROM_AFTER_TO: InputError = InputError {
+    code: "invalid_range",
+    detail: "from must not be after to",
+};
+
+/// `GET /admin/v1/stats?retailer=&from=&to=&limit=&cursor=`: one page of stored counts
+/// (days inclusive), `{"rows": [...], "next": "<cursor>" | null}`. Business data, so it
+/// needs the token when one is set, like the mutating calls.
+///
+/// At most `limit` rows (default 1,000, at most 10,000) per call, so memory stays bounded
+/// however many rows are stored; `cursor=<next>` continues after the last row. Empty
+/// values count as absent (`cursor=` is the first page), as in HTML forms.
 async fn stats(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
     let mut filter = StatsFilter::default();
+    let mut limit = None;
+    let mut cursor = None;
     for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         if v.is_empty() {
             continue;
@@ -213,14 +229,24 @@ async fn stats(
             "retailer" => filter.retailer.replace(Retailer::parse(&v)?).is_some(),
             "from" => filter.from.replace(Day::parse(&v)?).is_some(),
             "to" => filter.to.replace(Day::parse(&v)?).is_some(),
+            "limit" => limit.replace(StatsLimit::parse(&v)?).is_some(),
+            "cursor" => cursor.replace(StatsCursor::decode(&v)?).is_some(),
             _ => false,
         };
         if duplicate {
             return Err(ApiError::BadRequest(E_DUPLICATE));
         }
     }
+    if filter
+        .from
+        .zip(filter.to)
+        .is_some_and(|(from, to)| from > to)
+    {
+        return Err(ApiError::BadRequest(E_FROM_AFTER_TO));
+    }
+    let limit = limit.unwrap_or_default();
     let store = Arc::clone(&state.event_store);
-    let rows = tokio::task::spawn_blocking(move || store.stats(&filter))
+    let page = tokio::task::spawn_blocking(move || store.stats(&filter, cursor.as_ref(), limit))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "stats task failed");
@@ -230,5 +256,18 @@ async fn stats(
             tracing::error!(error = %format!("{e:#}"), "reading stats failed");
             ApiError::Internal
         })?;
-    Ok(axum::Json(serde_json::json!({ "rows": rows })).into_response())
+    // Serialized straight from the rows: no JSON tree of the page in between.
+    Ok(axum::Json(StatsAnswer {
+        rows: &page.rows,
+        next: page.next.as_ref().map(StatsCursor::encode),
+    })
+    .into_response())
+}
+
+/// The body of a stats answer.
+#[derive(Serialize)]
+struct StatsAnswer<'a> {
+    rows: &'a [StatsRow],
+    /// `null` on the last page.
+    next: Option<String>,
 }

@@ -8,6 +8,7 @@
 //! retailers' pages), hence CORS on every answer and the `OPTIONS` preflight.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AppState, error::ApiError};
-use crate::events::{self, Day};
+use crate::events;
 use crate::signals::EventRejection;
 
 /// How long browsers may cache the preflight answer, in seconds.
@@ -36,7 +37,7 @@ pub async fn post(
             ApiError::BadBody("the request body could not be read")
         }
     })?;
-    let batch = events::parse_batch(&body, Day::today()).map_err(|bad| {
+    let batch = events::parse_batch(&body, SystemTime::now()).map_err(|bad| {
         m.event_rejected(EventRejection::Invalid);
         ApiError::BadEvent {
             index: bad.index,

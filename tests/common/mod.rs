@@ -171,6 +171,15 @@ impl TestServer {
         .await
     }
 
+    /// A GET on the admin listener with `Authorization: Bearer <token>` when `token` is set.
+    pub async fn admin_get_auth(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut b = Request::get(format!("http://{}{path}", self.admin));
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(b.body(Full::default()).unwrap()).await
+    }
+
     pub async fn admin_post(&self, path: &str, body: &str, token: Option<&str>) -> Answer {
         let mut b = Request::post(format!("http://{}{path}", self.admin))
             .header("content-type", "application/json");
