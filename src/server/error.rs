@@ -1,6 +1,7 @@
 //! `ApiError`: the one place where errors become HTTP answers (status, JSON body
-//! `{"error","detail"}`, `Retry-After` on 503). Details are fixed sentences: request input
-//! is never echoed back, so nothing a client sends can be reflected into a page.
+//! `{"error","detail"}`, `Retry-After` on 503, `Connection: close` on 408 and 413).
+//! Details are fixed sentences: request input is never echoed back, so nothing a client
+//! sends can be reflected into a page.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -21,7 +22,10 @@ pub enum ApiError {
         index: Option<usize>,
         error: InputError,
     },
+    /// The body is larger than the route takes (declared or as read).
     PayloadTooLarge,
+    /// The client paused longer than the body read timeout between two pieces of body.
+    BodyTimeout,
     Unauthorized,
     NotFound,
     MethodNotAllowed,
@@ -52,6 +56,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request body is larger than this route accepts",
+            ),
+            Self::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body stopped arriving before it was complete",
             ),
             Self::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -151,8 +160,17 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("*"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The body was not read to its end, so the connection cannot carry another
+            // request: say so, and hyper closes it after this answer (HTTP/1.1; HTTP/2
+            // drops the header, its streams end on their own).
+            StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE => {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         res
     }

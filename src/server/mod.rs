@@ -8,6 +8,7 @@
 //! lets open connections finish their in-flight requests.
 
 pub mod admin;
+pub mod body;
 pub mod embed;
 pub mod error;
 pub mod events;
