@@ -106,7 +106,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     };
     let given = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| bearer_credentials(v.as_bytes()))
         .unwrap_or_default();
     // SECURITY: `ct_eq` on slices takes time independent of where they differ; only a
     // length mismatch returns early, which reveals the length, not the token.
@@ -115,6 +115,16 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive and
+/// may be followed by more than one space (RFC 9110 §11.1, §11.4; RFC 6750 §2.1).
+fn bearer_credentials(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(b"Bearer".len())?;
+    if !scheme.eq_ignore_ascii_case(b"Bearer") || rest.first() != Some(&b' ') {
+        return None;
+    }
+    Some(rest.trim_ascii_start())
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,4 +241,31 @@ async fn stats(
             ApiError::Internal
         })?;
     Ok(axum::Json(serde_json::json!({ "rows": rows })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER abc", Some("abc")),
+            ("bEaReR   abc", Some("abc")),
+            ("Bearer", None),
+            ("Bearer ", Some("")),
+            ("Bearerabc", None),
+            ("Basic abc", None),
+            ("Bear abc", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                bearer_credentials(value.as_bytes()),
+                token.map(str::as_bytes),
+                "{value:?}"
+            );
+        }
+    }
 }

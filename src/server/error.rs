@@ -1,7 +1,7 @@
 //! `ApiError`: the one place where errors become HTTP answers (status, JSON body
-//! `{"error","detail"}`, `Retry-After` on 503, `Connection: close` on 408 and 413).
-//! Details are fixed sentences: request input is never echoed back, so nothing a client
-//! sends can be reflected into a page.
+//! `{"error","detail"}`, `Retry-After` on 503, `WWW-Authenticate` on 401,
+//! `Connection: close` on 408 and 413). Details are fixed sentences: request input is
+//! never echoed back, so nothing a client sends can be reflected into a page.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -163,6 +163,10 @@ impl IntoResponse for ApiError {
         match status {
             StatusCode::SERVICE_UNAVAILABLE => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
+            StatusCode::UNAUTHORIZED => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             // The body was not read to its end, so the connection cannot carry another
             // request: say so, and hyper closes it after this answer (HTTP/1.1; HTTP/2
