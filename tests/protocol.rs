@@ -5,8 +5,279 @@
 
 mod common;
 
-use common::{TOKEN, TestServer};
+use std::time::Duration;
+
+use common::{TOKEN, TestServer, acme};
 use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// How long any one answer may take to arrive in these tests.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One answer as it came off the wire.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    /// In order, names lowercased, every line kept (so duplicates show).
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// The `error` code of a JSON error body, after checking it has a `detail` too.
+    fn error(&self) -> String {
+        let j = self.json();
+        assert!(j["detail"].as_str().is_some_and(|d| d.len() > 10), "{j}");
+        j["error"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Reads one answer: the head, then as many body bytes as `Content-Length` says (none
+/// for `HEAD`, 204 and 304), or until EOF without one.
+async fn read_answer(s: &mut TcpStream, head_request: bool) -> Raw {
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = timeout(PATIENCE, s.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before a whole head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..end]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    let mut body = buf[end..].to_vec();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.parse::<usize>().unwrap());
+    let bodiless = head_request || status == 204 || status == 304;
+    match length {
+        _ if bodiless => {}
+        Some(n) => {
+            while body.len() < n {
+                let mut chunk = vec![0u8; n - body.len()];
+                let got = timeout(PATIENCE, s.read(&mut chunk))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(got > 0, "closed mid-body");
+                body.extend_from_slice(&chunk[..got]);
+            }
+        }
+        None => {
+            timeout(PATIENCE, s.read_to_end(&mut body))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Whether the server closes `s` (EOF, or a reset) within [`PATIENCE`], reading and
+/// discarding anything before that.
+async fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut sink = Vec::new();
+    timeout(PATIENCE, s.read_to_end(&mut sink)).await.is_ok()
+}
+
+#[tokio::test]
+async fn purge_checks_the_token_then_the_declared_length_before_the_body_is_sent() {
+    let s = TestServer::start().await;
+    let host = format!("Host: {}\r\n", s.admin);
+    let head = |auth: &str| {
+        format!(
+            "POST /admin/v1/purge HTTP/1.1\r\n{host}{auth}Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+        )
+    };
+
+    // No token: 401 at once, body never sent; the scheme to use is named.
+    let mut c = TcpStream::connect(s.admin).await.unwrap();
+    c.write_all(head("").as_bytes()).await.unwrap();
+    let a = read_answer(&mut c, false).await;
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.error(), "unauthorized");
+    assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+
+    // A wrong token: the same.
+    let mut c = TcpStream::connect(s.admin).await.unwrap();
+    c.write_all(head("Authorization: Bearer not-the-token\r\n").as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut c, false).await;
+    assert_eq!(
+        (a.status, a.header("www-authenticate")),
+        (401, Some("Bearer"))
+    );
+
+    // The token, and 2 MB declared: 413 JSON, before a byte of body, then the close.
+    let mut c = TcpStream::connect(s.admin).await.unwrap();
+    c.write_all(head(&format!("Authorization: Bearer {TOKEN}\r\n")).as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut c, false).await;
+    assert_eq!(a.status, 413, "{a:?}");
+    assert_eq!(a.error(), "payload_too_large");
+    assert_eq!(a.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut c).await);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_purge_body_is_cut_once_it_crosses_the_limit() {
+    let s = TestServer::start().await;
+    let c = TcpStream::connect(s.admin).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let _ = timeout(PATIENCE, rd.read_to_end(&mut got)).await;
+        got
+    });
+    let head = format!(
+        "POST /admin/v1/purge HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        s.admin
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    // 64 KiB chunks, up to 4 MiB; the server answers after 1 MiB and stops reading.
+    let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+    let mut sent = 0;
+    for _ in 0..64 {
+        if wr.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+        sent += 0x10000;
+    }
+    let _ = wr.shutdown().await;
+    let got = reader.await.unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert!(text.contains("content-type: application/json"), "{text}");
+    assert!(text.contains("\"error\":\"payload_too_large\""), "{text}");
+    assert!(sent >= 1 << 20, "sent {sent}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_purge_body_that_stalls_gets_408_and_the_connection_closed() {
+    let s = TestServer::start_with(|c| c.server.request_timeout = Duration::from_millis(300)).await;
+    let mut c = TcpStream::connect(s.admin).await.unwrap();
+    let req = format!(
+        "POST /admin/v1/purge HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n{{\"keys\": [",
+        s.admin
+    );
+    c.write_all(req.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let a = read_answer(&mut c, false).await;
+    assert_eq!(a.status, 408, "{a:?}");
+    assert_eq!(a.error(), "body_timeout");
+    assert_eq!(a.header("connection"), Some("close"));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(
+        closed_by_server(&mut c).await,
+        "the connection is closed after a 408"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_purge_key_is_named_by_list_and_index_and_nothing_is_purged() {
+    let s = TestServer::start().await;
+    let path = acme("shop-one", "en-GB");
+    s.get(&path).await;
+    let good = "retailer=shop-one&locale=en-GB&ean=4006381333931";
+    let long = format!("{good}&_={}", "x".repeat(2048));
+    let body = serde_json::json!({ "keys": [good, format!("/v1/fragment?{good}"), long] });
+    let a = s
+        .admin_post("/admin/v1/purge", &body.to_string(), Some(TOKEN))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let j = a.json();
+    assert_eq!(
+        (&j["error"], &j["index"], &j["field"]),
+        (&"query_too_long".into(), &2.into(), &"keys".into()),
+        "{j}"
+    );
+    assert!(!a.text().contains("xxxx"), "echoed the key");
+    assert_eq!(
+        s.get(&path).await.header("x-cache"),
+        "HIT",
+        "all or nothing"
+    );
+
+    for (body, field, index, code) in [
+        (
+            serde_json::json!({ "keys": [good, "retailer=shop-one&locale=en&ean=4006381333932"] }),
+            "keys",
+            1,
+            "invalid_ean",
+        ),
+        (
+            serde_json::json!({ "keys": [good], "surrogate_keys": ["brand:acme", "retailer:shop-one", "colour:red"] }),
+            "surrogate_keys",
+            2,
+            "invalid_surrogate_key",
+        ),
+    ] {
+        let a = s
+            .admin_post("/admin/v1/purge", &body.to_string(), Some(TOKEN))
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}");
+        let j = a.json();
+        assert_eq!(j["error"], code, "{j}");
+        assert_eq!(
+            (j["field"].as_str(), j["index"].as_u64()),
+            (Some(field), Some(index)),
+            "{j}"
+        );
+    }
+    s.stop().await;
+}
 
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {

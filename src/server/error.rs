@@ -22,6 +22,14 @@ pub enum ApiError {
         index: Option<usize>,
         error: InputError,
     },
+    /// A purge named a key or surrogate key that does not parse: which list, which
+    /// position in it, and why.
+    BadPurgeKey {
+        /// `"keys"` or `"surrogate_keys"`, the field of the purge body.
+        field: &'static str,
+        index: usize,
+        error: InputError,
+    },
     /// The body is larger than the route takes (declared or as read).
     PayloadTooLarge,
     /// The client paused longer than the body read timeout between two pieces of body.
@@ -51,7 +59,9 @@ impl ApiError {
                 "the query string is longer than 2048 bytes",
             ),
             Self::BadBody(detail) => (StatusCode::BAD_REQUEST, "invalid_body", detail),
-            Self::BadEvent { error, .. } => (StatusCode::BAD_REQUEST, error.code, error.detail),
+            Self::BadEvent { error, .. } | Self::BadPurgeKey { error, .. } => {
+                (StatusCode::BAD_REQUEST, error.code, error.detail)
+            }
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -130,22 +140,28 @@ impl From<OriginError> for ApiError {
 struct Body {
     error: &'static str,
     detail: &'static str,
-    /// For [`ApiError::BadEvent`]: the position of the first bad event in the array.
+    /// For [`ApiError::BadEvent`]: the position of the first bad event in the array;
+    /// for [`ApiError::BadPurgeKey`], of the first bad key in its list.
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
+    /// For [`ApiError::BadPurgeKey`]: which list `index` points into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, detail) = self.parts();
-        let index = match self {
-            Self::BadEvent { index, .. } => index,
-            _ => None,
+        let (index, field) = match self {
+            Self::BadEvent { index, .. } => (index, None),
+            Self::BadPurgeKey { field, index, .. } => (Some(index), Some(field)),
+            _ => (None, None),
         };
         let body = serde_json::to_vec(&Body {
             error,
             detail,
             index,
+            field,
         })
         .unwrap_or_default();
         let mut res = (status, body).into_response();
