@@ -5,10 +5,14 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::{TOKEN, TestServer, acme};
 use http::StatusCode;
+use http_body_util::Empty;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -120,11 +124,121 @@ async fn read_answer(s: &mut TcpStream, head_request: bool) -> Raw {
     }
 }
 
+/// Sends `request` as is on a new connection and reads one answer.
+async fn exchange(addr: SocketAddr, request: &str) -> Raw {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    read_answer(&mut s, request.starts_with("HEAD ")).await
+}
+
 /// Whether the server closes `s` (EOF, or a reset) within [`PATIENCE`], reading and
 /// discarding anything before that.
 async fn closed_by_server(s: &mut TcpStream) -> bool {
     let mut sink = Vec::new();
     timeout(PATIENCE, s.read_to_end(&mut sink)).await.is_ok()
+}
+
+/// `synedge_http_requests_total{route,status}` as scraped now.
+async fn requests_total(s: &TestServer, route: &str, status: &str) -> u64 {
+    let needle = format!("synedge_http_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+    let m = s.admin_get("/metrics").await;
+    m.text()
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .map_or(0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn http11_needs_exactly_one_valid_host_on_both_listeners() {
+    let s = TestServer::start().await;
+    for addr in [s.public, s.admin] {
+        let host = format!("Host: {addr}\r\n");
+        for (request, why) in [
+            (
+                "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".to_owned(),
+                "no Host",
+            ),
+            (
+                format!("GET /healthz HTTP/1.1\r\n{host}{host}Connection: close\r\n\r\n"),
+                "two Host lines",
+            ),
+            (
+                format!(
+                    "GET /healthz HTTP/1.1\r\n{host}Host: other.example\r\nConnection: close\r\n\r\n"
+                ),
+                "two different hosts",
+            ),
+            (
+                "GET /healthz HTTP/1.1\r\nHost: zq zq\r\nConnection: close\r\n\r\n".to_owned(),
+                "a space",
+            ),
+            (
+                format!("GET /healthz HTTP/1.1\r\nHost: user@{addr}\r\nConnection: close\r\n\r\n"),
+                "userinfo",
+            ),
+            (
+                "GET /healthz HTTP/1.1\r\nHost: [::1\r\nConnection: close\r\n\r\n".to_owned(),
+                "an unclosed IPv6 literal",
+            ),
+            (
+                "GET /healthz HTTP/1.0\r\nHost: a b\r\n\r\n".to_owned(),
+                "HTTP/1.0 with a bad Host",
+            ),
+        ] {
+            let a = exchange(addr, &request).await;
+            assert_eq!(a.status, 400, "{why} on {addr}: {a:?}");
+            assert_eq!(a.error(), "invalid_host", "{why}");
+            assert!(
+                !String::from_utf8_lossy(&a.body).contains("zq"),
+                "echoed the host"
+            );
+        }
+        for (request, why) in [
+            (
+                format!("GET /healthz HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+                "host:port",
+            ),
+            (
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_owned(),
+                "a name",
+            ),
+            (
+                "GET /healthz HTTP/1.1\r\nHost: [::1]:9\r\nConnection: close\r\n\r\n".to_owned(),
+                "IPv6",
+            ),
+            (
+                "GET /healthz HTTP/1.0\r\n\r\n".to_owned(),
+                "HTTP/1.0 without Host",
+            ),
+        ] {
+            let a = exchange(addr, &request).await;
+            assert_eq!(a.status, 200, "{why} on {addr}: {a:?}");
+        }
+    }
+    // The public listener counts what it refused.
+    assert_eq!(requests_total(&s, "healthz", "400").await, 7);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn http2_names_its_authority_without_a_host_header() {
+    let s = TestServer::start().await;
+    for addr in [s.public, s.admin] {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::get(format!("http://{addr}/healthz"))
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        assert!(req.headers().get("host").is_none());
+        let res = send.send_request(req).await.unwrap();
+        assert_eq!(res.version(), http::Version::HTTP_2);
+        assert_eq!(res.status(), StatusCode::OK, "{addr}");
+    }
+    s.stop().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
 //! stats. Loopback by default;
-//! mutating calls need `Authorization: Bearer <admin.token>` when a token is set.
+//! mutating calls need `Authorization: Bearer <admin.token>` when a token is set. Every
+//! request passes [`protocol::require_host`] first.
 
 use std::sync::Arc;
 
@@ -8,12 +9,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{AppState, body, error::ApiError};
+use super::{AppState, body, error::ApiError, protocol};
 use crate::cache::SurrogateKey;
 use crate::domain::{FragmentRequest, InputError, Retailer};
 use crate::events::{Day, StatsFilter};
@@ -35,6 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/scaler", get(scaler))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Outermost: a request without a valid Host is refused before anything else.
+        .layer(middleware::from_fn(protocol::require_host))
         .with_state(state)
 }
 
@@ -58,6 +62,7 @@ pub fn scaler_router(metrics: Arc<crate::signals::Metrics>, log: Arc<ScalerLog>)
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(protocol::require_host))
 }
 
 fn prometheus_text(body: String) -> Response {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod fragment;
 mod negotiate;
+pub mod protocol;
 pub mod public;
 pub mod shed;
 pub mod tls;

@@ -41,6 +41,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
+    if let Err(e) = super::protocol::check_host(&req) {
+        m.request_started();
+        m.http_request(route, e.status().as_u16(), 0.0);
+        return e.into_response();
+    }
     let limiter = &state.limiter;
     let admitted = limiter
         .try_acquire(priority(&state, route, &req))
