@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{TOKEN, TestServer, acme};
 use http::StatusCode;
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -237,6 +237,133 @@ async fn http2_names_its_authority_without_a_host_header() {
         let res = send.send_request(req).await.unwrap();
         assert_eq!(res.version(), http::Version::HTTP_2);
         assert_eq!(res.status(), StatusCode::OK, "{addr}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bodiless_answers_carry_no_content_length_not_even_for_head() {
+    let s = TestServer::start().await;
+    let path = acme("shop-one", "en-GB");
+    let host = format!("Host: {}\r\n", s.public);
+    let get = exchange(
+        s.public,
+        &format!("GET {path} HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(get.status, 200);
+    let etag = get.header("etag").unwrap().to_owned();
+    let length = get.body.len().to_string();
+
+    let head = exchange(
+        s.public,
+        &format!("HEAD {path} HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(length.as_str()),
+        "HEAD 200 says the GET's length"
+    );
+
+    for method in ["GET", "HEAD"] {
+        let a = exchange(
+            s.public,
+            &format!(
+                "{method} {path} HTTP/1.1\r\n{host}If-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 304, "{method}");
+        assert_eq!(a.header("content-length"), None, "{method} 304: {a:?}");
+        assert_eq!(a.header("transfer-encoding"), None, "{method} 304");
+        assert_eq!(a.header("etag"), Some(etag.as_str()));
+
+        // 204 (no grant for this retailer): never a Content-Length.
+        let a = exchange(
+            s.public,
+            &format!(
+                "{method} {} HTTP/1.1\r\n{host}Connection: close\r\n\r\n",
+                acme("outlet-9", "en-GB")
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 204, "{method}");
+        assert_eq!(a.header("content-length"), None, "{method} 204: {a:?}");
+
+        // The loader's 304 goes the same way.
+        let loader = exchange(
+            s.public,
+            &format!("GET /loader.js HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+        )
+        .await;
+        let a = exchange(
+            s.public,
+            &format!(
+                "{method} /loader.js HTTP/1.1\r\n{host}If-None-Match: {}\r\nConnection: close\r\n\r\n",
+                loader.header("etag").unwrap()
+            ),
+        )
+        .await;
+        assert_eq!(
+            (a.status, a.header("content-length")),
+            (304, None),
+            "{method} loader"
+        );
+    }
+
+    s.stop().await;
+}
+
+/// axum writes `content-length: 0` for a body of exactly known size 0, and hyper's HTTP/2
+/// side passes it through even for `GET`; HTTP/1.1 drops it for `GET` only.
+#[tokio::test]
+async fn http2_bodiless_answers_carry_no_content_length() {
+    let s = TestServer::start().await;
+    let path = acme("shop-one", "en-GB");
+    let etag = s.get(&path).await.header("etag").to_owned();
+    let tcp = TcpStream::connect(s.public).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let no_grant = acme("outlet-9", "en-GB");
+    for (method, p, inm, want) in [
+        (
+            "GET",
+            path.as_str(),
+            Some(etag.as_str()),
+            StatusCode::NOT_MODIFIED,
+        ),
+        ("GET", no_grant.as_str(), None, StatusCode::NO_CONTENT),
+        ("OPTIONS", "/v1/events", None, StatusCode::NO_CONTENT),
+    ] {
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{p}", s.public));
+        if let Some(inm) = inm {
+            b = b.header("if-none-match", inm);
+        }
+        let res = send
+            .send_request(b.body(Empty::<Bytes>::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), want, "{method} {p}");
+        assert!(
+            res.headers().get("content-length").is_none(),
+            "h2 {method} {want}: {:?}",
+            res.headers()
+        );
+        assert!(
+            res.into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty()
+        );
     }
     s.stop().await;
 }

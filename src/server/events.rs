@@ -62,7 +62,8 @@ pub async fn post(
 
 /// The CORS preflight: browsers ask before posting `application/json` cross-origin.
 pub async fn preflight() -> Response {
-    let mut res = StatusCode::NO_CONTENT.into_response();
+    // `empty_body`, so that the 204 carries no `Content-Length` over HTTP/2 either.
+    let mut res = (StatusCode::NO_CONTENT, super::protocol::empty_body()).into_response();
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

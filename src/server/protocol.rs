@@ -5,9 +5,16 @@
 //!   parses requests without looking at `Host`. The public listener calls it first thing
 //!   in its request layer (so the refusal is counted); other routers take it as the
 //!   [`require_host`] layer.
+//! - [`empty_body`]: the body of a 204 or 304. axum writes `Content-Length: 0` for any
+//!   body of exactly known size, and hyper sends that header on answers to `HEAD`, where
+//!   it would claim the representation is empty (RFC 9110 §8.6: a 304 carries no
+//!   `Content-Length` unless it is the 200's, a 204 never one). This body claims no size.
 
 use std::net::Ipv6Addr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -126,6 +133,34 @@ fn is_sub_delim(c: u8) -> bool {
     )
 }
 
+/// A body for answers that have none (204, 304): it ends at once but does not claim a
+/// size, so axum adds no `Content-Length: 0` and neither HTTP/1.1 (even for `HEAD`) nor
+/// HTTP/2 sends one.
+pub fn empty_body() -> Body {
+    Body::new(NoBody)
+}
+
+/// See [`empty_body`].
+struct NoBody;
+
+impl HttpBody for NoBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        true
+    }
+    // `size_hint` stays the default, "unknown": an exact 0 is what makes axum write
+    // the header.
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +268,13 @@ mod tests {
         ] {
             assert!(!is_valid_host(bad.as_bytes()), "{bad:?} should be invalid");
         }
+    }
+
+    #[test]
+    fn an_empty_body_claims_no_length() {
+        let b = empty_body();
+        assert!(b.is_end_stream());
+        assert_eq!(b.size_hint().exact(), None);
+        assert_eq!(b.size_hint().lower(), 0);
     }
 }
