@@ -553,3 +553,77 @@ async fn the_bearer_scheme_is_case_insensitive() {
     }
     s.stop().await;
 }
+
+/// Extractor rejections, fallbacks, 405 (also for `OPTIONS` and for `HEAD` on a POST-only
+/// route), bad bodies: all JSON with their status, on both listeners.
+#[tokio::test]
+async fn every_error_either_listener_produces_is_json() {
+    let s = TestServer::start().await;
+    let big = format!("[{}]", "0,".repeat(40_000));
+    // "<listener> <method> <target>", body, status, code (for 404 and 405: theirs).
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("public GET /nope", "", 404, ""),
+        ("public OPTIONS *", "", 404, ""),
+        ("public POST /v1/fragment", "", 405, ""),
+        ("public OPTIONS /v1/fragment", "", 405, ""),
+        ("public DELETE /loader.js", "", 405, ""),
+        ("public PUT /healthz", "", 405, ""),
+        ("public GET /v1/events", "", 405, ""),
+        ("public HEAD /v1/events", "", 405, ""),
+        ("public POST /v1/events", "not json", 400, "invalid_body"),
+        ("public POST /v1/events", &big, 413, "payload_too_large"),
+        ("admin GET /nope", "", 404, ""),
+        ("admin GET /admin/v1/purge", "", 405, ""),
+        ("admin HEAD /admin/v1/purge", "", 405, ""),
+        ("admin OPTIONS /metrics", "", 405, ""),
+        ("admin DELETE /admin/v1/stats", "", 405, ""),
+        (
+            "admin POST /admin/v1/purge",
+            "not json",
+            400,
+            "invalid_body",
+        ),
+        ("admin POST /admin/v1/purge", "{}", 400, "invalid_body"),
+        (
+            "admin GET /admin/v1/signals?window=0",
+            "",
+            400,
+            "invalid_window",
+        ),
+        ("admin GET /admin/v1/stats?from=May", "", 400, ""),
+    ];
+    for &(what, body, status, code) in cases {
+        let (listener, line) = what.split_once(' ').unwrap();
+        let addr = if listener == "public" {
+            s.public
+        } else {
+            s.admin
+        };
+        let req = format!(
+            "{line} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let a = exchange(addr, &req).await;
+        assert_eq!(a.status, status, "{what}: {a:?}");
+        assert_eq!(a.header("content-type"), Some("application/json"), "{what}");
+        let code = match status {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            _ => code,
+        };
+        if line.starts_with("HEAD ") {
+            assert!(a.body.is_empty(), "{what}");
+        } else if code.is_empty() {
+            a.error();
+        } else {
+            assert_eq!(a.error(), code, "{what}");
+        }
+        if status == 405 {
+            assert!(
+                a.header("allow").is_some(),
+                "{what}: 405 names the methods it takes"
+            );
+        }
+    }
+    s.stop().await;
+}
