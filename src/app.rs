@@ -58,6 +58,7 @@ impl App {
             metrics,
             readiness: Readiness::default(),
             request_timeout: config.server.request_timeout,
+            body_read_timeout: config.server.body_read_timeout,
             admin_token: config.admin.token.clone(),
             events: queue,
             event_store: events_store,

@@ -387,6 +387,7 @@ async fn purge_needs_the_token_and_takes_effect_at_once() {
         (denied.status, denied.json()["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
+    assert_eq!(denied.header("www-authenticate"), "Bearer");
     assert_eq!(
         s.admin_post("/admin/v1/purge", body, Some("wrong-token-0123456789"))
             .await

@@ -1,21 +1,23 @@
 //! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
 //! stats. Loopback by default;
 //! mutating calls, and stats (business data), need `Authorization: Bearer <admin.token>`
-//! when a token is set.
+//! when a token is set. Every request passes [`protocol::require_host`] first.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::{AppState, error::ApiError};
-use crate::domain::{InputError, Retailer};
+use super::{AppState, body, error::ApiError, protocol};
+use crate::cache::SurrogateKey;
+use crate::domain::{FragmentRequest, InputError, Retailer};
 use crate::events::{Day, StatsCursor, StatsFilter, StatsLimit, StatsRow};
 use crate::origin::Invalidation;
 use crate::scaler::controller::ScalerLog;
@@ -35,6 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/scaler", get(scaler))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Outermost: a request without a valid Host is refused before anything else.
+        .layer(middleware::from_fn(protocol::require_host))
         .with_state(state)
 }
 
@@ -58,6 +62,7 @@ pub fn scaler_router(metrics: Arc<crate::signals::Metrics>, log: Arc<ScalerLog>)
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(protocol::require_host))
 }
 
 fn prometheus_text(body: String) -> Response {
@@ -107,7 +112,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     };
     let given = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| bearer_credentials(v.as_bytes()))
         .unwrap_or_default();
     // SECURITY: `ct_eq` on slices takes time independent of where they differ; only a
     // length mismatch returns early, which reveals the length, not the token.
@@ -116,6 +121,16 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive and
+/// may be followed by more than one space (RFC 9110 §11.1, §11.4; RFC 6750 §2.1).
+fn bearer_credentials(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(b"Bearer".len())?;
+    if !scheme.eq_ignore_ascii_case(b"Bearer") || rest.first() != Some(&b' ') {
+        return None;
+    }
+    Some(rest.trim_ascii_start())
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,15 +144,17 @@ struct PurgeRequest {
     surrogate_keys: Vec<String>,
 }
 
+/// `POST /admin/v1/purge`. The token is checked before a byte of the body is read, and
+/// the body is read under [`MAX_PURGE_BODY`] and the body read timeout; every key is
+/// checked before anything is purged, and a bad one is named by its list and position.
 async fn purge(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    if body.len() > MAX_PURGE_BODY {
-        return Err(ApiError::PayloadTooLarge);
-    }
+    // Until `server.body_read_timeout` exists, the admin listener's only time bound.
+    let body = body::collect(body, &headers, MAX_PURGE_BODY, state.body_read_timeout).await?;
     let req: PurgeRequest = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadBody(r#"the body must be JSON like {"keys": ["retailer=…&locale=…&ean=…"]} or {"surrogate_keys": ["brand:acme"]}"#)
     })?;
@@ -146,6 +163,7 @@ async fn purge(
             "name at least one key or surrogate key to purge",
         ));
     }
+    check_purge_keys(&req)?;
     let inv = Invalidation {
         keys: req.keys,
         surrogate_keys: req.surrogate_keys,
@@ -163,6 +181,24 @@ async fn purge(
         "purged": { "keys": keys, "surrogate_keys": surrogate_keys }
     }))
     .into_response())
+}
+
+/// Parses every key the way `FragmentCache::apply` will, to name the first bad one by
+/// its list and index (`apply` only says that one was bad). Purging is all or nothing.
+fn check_purge_keys(req: &PurgeRequest) -> Result<(), ApiError> {
+    let bad = |field, index, error| ApiError::BadPurgeKey {
+        field,
+        index,
+        error,
+    };
+    for (i, k) in req.keys.iter().enumerate() {
+        let q = k.trim_start_matches("/v1/fragment").trim_start_matches('?');
+        FragmentRequest::from_query(q).map_err(|e| bad("keys", i, e))?;
+    }
+    for (i, s) in req.surrogate_keys.iter().enumerate() {
+        SurrogateKey::parse(s).map_err(|e| bad("surrogate_keys", i, e))?;
+    }
+    Ok(())
 }
 
 /// Stops the events writer; beacons keep queueing until the queue is full.
@@ -270,4 +306,62 @@ struct StatsAnswer<'a> {
     rows: &'a [StatsRow],
     /// `null` on the last page.
     next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER abc", Some("abc")),
+            ("bEaReR   abc", Some("abc")),
+            ("Bearer", None),
+            ("Bearer ", Some("")),
+            ("Bearerabc", None),
+            ("Basic abc", None),
+            ("Bear abc", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                bearer_credentials(value.as_bytes()),
+                token.map(str::as_bytes),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_purge_key_is_named_by_list_and_index() {
+        let good = "retailer=shop-one&locale=en-GB&ean=4006381333931".to_owned();
+        let req = PurgeRequest {
+            keys: vec![
+                good.clone(),
+                format!("/v1/fragment?{good}"),
+                format!("{good}&_={}", "x".repeat(crate::domain::MAX_QUERY_LEN)),
+            ],
+            surrogate_keys: vec![],
+        };
+        let e = check_purge_keys(&req).unwrap_err();
+        assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
+        assert!(
+            matches!(e, ApiError::BadPurgeKey { field: "keys", index: 2, error } if error.code == "query_too_long"),
+            "{e:?}"
+        );
+        let req = PurgeRequest {
+            keys: vec![good],
+            surrogate_keys: vec!["brand:acme".into(), "colour:red".into()],
+        };
+        assert!(matches!(
+            check_purge_keys(&req),
+            Err(ApiError::BadPurgeKey {
+                field: "surrogate_keys",
+                index: 1,
+                ..
+            })
+        ));
+    }
 }

@@ -1,6 +1,7 @@
 //! `ApiError`: the one place where errors become HTTP answers (status, JSON body
-//! `{"error","detail"}`, `Retry-After` on 503). Details are fixed sentences: request input
-//! is never echoed back, so nothing a client sends can be reflected into a page.
+//! `{"error","detail"}`, `Retry-After` on 503, `WWW-Authenticate` on 401,
+//! `Connection: close` on 408 and 413). Details are fixed sentences: request input is
+//! never echoed back, so nothing a client sends can be reflected into a page.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -21,7 +22,18 @@ pub enum ApiError {
         index: Option<usize>,
         error: InputError,
     },
+    /// A purge named a key or surrogate key that does not parse: which list, which
+    /// position in it, and why.
+    BadPurgeKey {
+        /// `"keys"` or `"surrogate_keys"`, the field of the purge body.
+        field: &'static str,
+        index: usize,
+        error: InputError,
+    },
+    /// The body is larger than the route takes (declared or as read).
     PayloadTooLarge,
+    /// The client paused longer than the body read timeout between two pieces of body.
+    BodyTimeout,
     Unauthorized,
     NotFound,
     MethodNotAllowed,
@@ -47,11 +59,18 @@ impl ApiError {
                 "the query string is longer than 2048 bytes",
             ),
             Self::BadBody(detail) => (StatusCode::BAD_REQUEST, "invalid_body", detail),
-            Self::BadEvent { error, .. } => (StatusCode::BAD_REQUEST, error.code, error.detail),
+            Self::BadEvent { error, .. } | Self::BadPurgeKey { error, .. } => {
+                (StatusCode::BAD_REQUEST, error.code, error.detail)
+            }
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "the request body is larger than this route accepts",
+            ),
+            Self::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body stopped arriving before it was complete",
             ),
             Self::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -121,22 +140,28 @@ impl From<OriginError> for ApiError {
 struct Body {
     error: &'static str,
     detail: &'static str,
-    /// For [`ApiError::BadEvent`]: the position of the first bad event in the array.
+    /// For [`ApiError::BadEvent`]: the position of the first bad event in the array;
+    /// for [`ApiError::BadPurgeKey`], of the first bad key in its list.
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
+    /// For [`ApiError::BadPurgeKey`]: which list `index` points into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error, detail) = self.parts();
-        let index = match self {
-            Self::BadEvent { index, .. } => index,
-            _ => None,
+        let (index, field) = match self {
+            Self::BadEvent { index, .. } => (index, None),
+            Self::BadPurgeKey { field, index, .. } => (Some(index), Some(field)),
+            _ => (None, None),
         };
         let body = serde_json::to_vec(&Body {
             error,
             detail,
             index,
+            field,
         })
         .unwrap_or_default();
         let mut res = (status, body).into_response();
@@ -151,8 +176,21 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("*"),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
+            StatusCode::UNAUTHORIZED => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The body was not read to its end, so the connection cannot carry another
+            // request: say so, and hyper closes it after this answer (HTTP/1.1; HTTP/2
+            // drops the header, its streams end on their own).
+            StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE => {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         res
     }

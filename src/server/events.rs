@@ -12,7 +12,6 @@ use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -23,20 +22,10 @@ use crate::signals::EventRejection;
 /// How long browsers may cache the preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "86400";
 
-pub async fn post(
-    State(state): State<Arc<AppState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+/// `body` was read, within its size and time limits, by the public listener's request
+/// layer, which also counts bodies refused as too large.
+pub async fn post(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let m = &state.metrics;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            m.event_rejected(EventRejection::TooLarge);
-            ApiError::PayloadTooLarge
-        } else {
-            m.event_rejected(EventRejection::Invalid);
-            ApiError::BadBody("the request body could not be read")
-        }
-    })?;
     let batch = events::parse_batch(&body, SystemTime::now()).map_err(|bad| {
         m.event_rejected(EventRejection::Invalid);
         ApiError::BadEvent {
@@ -63,7 +52,8 @@ pub async fn post(
 
 /// The CORS preflight: browsers ask before posting `application/json` cross-origin.
 pub async fn preflight() -> Response {
-    let mut res = StatusCode::NO_CONTENT.into_response();
+    // `empty_body`, so that the 204 carries no `Content-Length` over HTTP/2 either.
+    let mut res = (StatusCode::NO_CONTENT, super::protocol::empty_body()).into_response();
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

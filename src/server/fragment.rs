@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -65,7 +64,8 @@ pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Respo
 
 fn respond(state: &AppState, req_headers: &HeaderMap, served: &Served) -> Response {
     let Some(content) = &served.entry.content else {
-        let mut res = Response::new(Body::empty());
+        // A 204 never carries `Content-Length` (RFC 9110 §8.6), not even for `HEAD`.
+        let mut res = Response::new(super::protocol::empty_body());
         *res.status_mut() = StatusCode::NO_CONTENT;
         let h = res.headers_mut();
         h.insert(

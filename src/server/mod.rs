@@ -9,12 +9,14 @@
 //! connections finish their in-flight requests within `shutdown.grace`.
 
 pub mod admin;
+pub mod body;
 mod conn;
 pub mod embed;
 pub mod error;
 pub mod events;
 pub mod fragment;
 mod negotiate;
+pub mod protocol;
 pub mod public;
 pub mod shed;
 pub mod tls;
@@ -47,6 +49,8 @@ pub struct AppState {
     /// `Cache-Control` values, formatted once from `[cache]`.
     pub fragment_headers: FragmentHeaders,
     pub request_timeout: Duration,
+    /// The longest wait between two reads of a request body (then 408).
+    pub body_read_timeout: Duration,
     pub admin_token: Option<Secret>,
     /// Where `POST /v1/events` queues beacons; also pauses and resumes the writer.
     pub events: EventQueue,

@@ -30,7 +30,8 @@ pub fn send(
         .get(header::IF_NONE_MATCH)
         .is_some_and(|inm| content.matches_if_none_match(inm.as_bytes()));
     let mut res = if not_modified {
-        let mut r = Response::new(Body::empty());
+        // Not `Body::empty()`: that would make the answer to `HEAD` claim `Content-Length: 0`.
+        let mut r = Response::new(super::protocol::empty_body());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {

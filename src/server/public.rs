@@ -1,28 +1,29 @@
-//! The public listener's router: fragments, beacons, the embed and probes, behind the request layer that
-//! measures every request and bounds it by `server.request_timeout`.
+//! The public listener's router: fragments, beacons, the embed and probes, behind the
+//! request layer (`observe`) that checks the Host, reads the body within its limits,
+//! admits, bounds the work by `server.request_timeout` and measures it, from the request
+//! fully received to the response ready.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::body::{Body, HttpBody as _};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{AppState, embed, error::ApiError, events, fragment};
+use super::{AppState, body, embed, error::ApiError, events, fragment};
 use crate::events::MAX_BODY_BYTES;
-use crate::signals::Route;
+use crate::signals::{EventRejection, Route};
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/fragment", get(fragment::fragment))
         .route(
             "/v1/events",
-            post(events::post)
-                .options(events::preflight)
-                // On the route, so the limit is the events one, not a global one.
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+            // The body is read (and its size bounded) by `observe`.
+            post(events::post).options(events::preflight),
         )
         .route("/loader.js", get(embed::loader))
         .route("/demo", get(embed::demo))
@@ -40,6 +41,26 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::from_path(req.uri().path());
     let m = &state.metrics;
+    if let Err(e) = super::protocol::check_host(&req) {
+        m.http_refused(route, e.status().as_u16());
+        return e.into_response();
+    }
+    // The body first, bounded in size and time, before admission and the clock: a
+    // permit and the server's latency are for server work, never for waiting on a client.
+    let req = if req.body().is_end_stream() {
+        req
+    } else {
+        match read_body(&state, route, req).await {
+            Ok(req) => req,
+            Err(e) => {
+                if route == Route::Events && e == ApiError::PayloadTooLarge {
+                    m.event_rejected(EventRejection::TooLarge);
+                }
+                m.http_refused(route, e.status().as_u16());
+                return e.into_response();
+            }
+        }
+    };
     m.request_started();
     // Fragment requests are admitted by the cache, and only when they start an origin
     // fetch (see `fragment`); probes never are.
@@ -64,6 +85,31 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         );
     }
     res
+}
+
+/// The largest request body a route takes: beacons up to [`MAX_BODY_BYTES`], the other
+/// routes (all `GET`) none.
+fn body_limit(route: Route) -> usize {
+    match route {
+        Route::Events => MAX_BODY_BYTES,
+        _ => 0,
+    }
+}
+
+/// `req` with its body read into memory: each read within `server.body_read_timeout`
+/// of the last, the whole within `server.request_timeout`.
+async fn read_body(state: &AppState, route: Route, req: Request) -> Result<Request, ApiError> {
+    let (parts, body) = req.into_parts();
+    let read = body::collect(
+        body,
+        &parts.headers,
+        body_limit(route),
+        state.body_read_timeout,
+    );
+    let bytes = tokio::time::timeout(state.request_timeout, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)??;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Marks an answer as shed (refused to protect the instance), for [`observe`] to count.
