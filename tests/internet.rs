@@ -362,3 +362,225 @@ async fn a_cold_herd_costs_one_origin_fetch_and_no_client_is_shed() {
     assert_eq!(statuses(&many), [(200, 2000)]);
     assert_eq!(upstream.requests(), 51, "one origin fetch per key");
 }
+
+/// Writes `head` (and `body`) on a new connection to `addr`.
+fn send_raw(addr: &str, head: &str, body: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    s
+}
+
+const BEACON_HEAD: &str = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n";
+
+#[test]
+fn request_bodies_are_bounded_in_time_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, admin) = serve(dir.path(), &["server.body_read_timeout=1s"]);
+    // A body dripped, then stalled: 408 JSON once a read waits 1 s, and the connection closes.
+    let started = Instant::now();
+    let mut s = send_raw(
+        &public,
+        &format!("{BEACON_HEAD}Content-Length: 100\r\n\r\n"),
+        b"[",
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    s.write_all(b"{").unwrap();
+    let (got, after) = read_until_closed(&mut s, started, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("application/json") && text.contains("\"error\":\"body_timeout\""),
+        "{text}"
+    );
+    assert!(
+        after >= Duration::from_millis(1500) && after < Duration::from_millis(3000),
+        "408 after {after:?}: not 1 s after the last read"
+    );
+    // A declared length over the route's limit: 413 at once, nothing read.
+    for (addr, head) in [
+        (
+            &public,
+            format!("{BEACON_HEAD}Content-Length: 70000\r\n\r\n"),
+        ),
+        (
+            &public,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n".to_owned(),
+        ),
+        (
+            &admin,
+            "POST /admin/v1/purge HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"
+                .to_owned(),
+        ),
+    ] {
+        let started = Instant::now();
+        let mut s = send_raw(addr, &head, b"");
+        let (got, after) = read_until_closed(&mut s, started, Duration::from_secs(10));
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 413"), "{head}: {text}");
+        assert!(text.contains("\"error\":\"payload_too_large\""), "{text}");
+        assert!(
+            after < Duration::from_millis(500),
+            "{head}: 413 after {after:?}"
+        );
+    }
+    // A chunked body: 413 as soon as it crosses 64 KiB, while more is still coming.
+    let mut s = send_raw(
+        &public,
+        &format!("{BEACON_HEAD}Transfer-Encoding: chunked\r\n\r\n"),
+        b"",
+    );
+    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+    for _ in 0..5 {
+        s.write_all(chunk.as_bytes()).unwrap();
+    }
+    let (got, _) = read_until_closed(&mut s, Instant::now(), Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 413"));
+    // Every refusal is counted with its status, and none as a server error.
+    let (_, metrics) = http_get(&admin, "/metrics");
+    for series in [
+        "synedge_http_requests_total{route=\"events\",status=\"408\"} 1",
+        "synedge_http_requests_total{route=\"events\",status=\"413\"} 2",
+        "synedge_http_requests_total{route=\"healthz\",status=\"413\"} 1",
+        "synedge_events_rejected_total{reason=\"too_large\"} 2",
+    ] {
+        assert!(metrics.contains(series), "no {series} in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_holding_bodies_take_no_permit_from_cache_misses() {
+    use common::upstream::{OK, Upstream, serve_over};
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Upstream::start(OK).await;
+    let (_server, public, _admin) =
+        serve_over(dir.path(), &upstream, &["server.body_read_timeout=20s"]);
+    // 200 HTTP/1.1 connections, each with a beacon body begun and stalled…
+    let held: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            send_raw(
+                &public,
+                &format!("{BEACON_HEAD}Content-Length: 100\r\n\r\n"),
+                b"[",
+            )
+        })
+        .collect();
+    // …and one HTTP/2 connection with 200 such streams.
+    let tcp = tokio::net::TcpStream::connect(&public).await.unwrap();
+    let (mut h2, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .max_concurrent_reset_streams(1000)
+            .handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut streams = Vec::new();
+    for _ in 0..200 {
+        use futures_util::StreamExt as _;
+        let stalled = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+            http_body::Frame::data(bytes::Bytes::from_static(b"[")),
+        )])
+        .chain(futures_util::stream::pending());
+        let req = http::Request::post(format!("http://{public}/v1/events"))
+            .header("content-length", "100")
+            .body(http_body_util::StreamBody::new(stalled))
+            .unwrap();
+        h2.ready().await.unwrap();
+        streams.push(h2.send_request(req));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile 300 cold keys, 50 at a time: every one is fetched and answered.
+    let mut codes = std::collections::BTreeMap::new();
+    for wave in 0..6 {
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let public = public.clone();
+                tokio::task::spawn_blocking(move || {
+                    let ean = synedge::catalog::seed::ean13(1 + wave * 50 + i);
+                    http_get(
+                        &public,
+                        &format!("/v1/fragment?retailer=shop-one&locale=en-GB&ean={ean}"),
+                    )
+                    .0
+                })
+            })
+            .collect();
+        for t in tasks {
+            *codes.entry(t.await.unwrap()).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(codes.into_iter().collect::<Vec<_>>(), [(200, 300)]);
+    drop((held, streams));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_body_clients_do_not_steer_the_scaler() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, admin) = serve(
+        dir.path(),
+        &[
+            "server.body_read_timeout=1s",
+            "scaler.enabled=true",
+            "scaler.interval=1s",
+            "scaler.min_instances=2",
+            "scaler.latency_slo=100ms",
+        ],
+    );
+    let metric = |name: &str| -> f64 {
+        let (_, text) = http_get(&admin, "/metrics");
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    // 50 clients for 30 s, each dripping a beacon body and starting again after its 408.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..50)
+        .map(|_| {
+            let (public, stop) = (public.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut s = send_raw(
+                        &public,
+                        &format!("{BEACON_HEAD}Content-Length: 100\r\n\r\n"),
+                        b"[",
+                    );
+                    let (got, _) =
+                        read_until_closed(&mut s, Instant::now(), Duration::from_secs(10));
+                    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 408"));
+                    answered += 1;
+                }
+                answered
+            })
+        })
+        .collect();
+    let mut desired = Vec::new();
+    for _ in 0..30 {
+        // Some ordinary traffic beside them.
+        for _ in 0..20 {
+            assert_eq!(http_get(&public, "/healthz").0, 200);
+            http_get(
+                &public,
+                "/v1/fragment?retailer=shop-one&locale=en-GB&ean=4006381333931",
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        desired.push(metric("synedge_scaler_desired_instances"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let timed_out: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    let (_, signals) = http_get(&admin, "/admin/v1/signals");
+    let signals: serde_json::Value = serde_json::from_str(&signals).unwrap();
+    eprintln!(
+        "slow bodies: {timed_out} answered 408; desired instances {desired:?}; signals {signals}"
+    );
+    assert!(timed_out >= 50 * 20, "{timed_out} 408s");
+    assert!(
+        desired.iter().all(|&d| d == 2.0),
+        "the scaler moved: {desired:?}"
+    );
+    assert!(signals["p99_ms"].as_f64().unwrap() < 100.0, "{signals}");
+    assert_eq!(signals["error_rate"].as_f64().unwrap(), 0.0, "{signals}");
+    assert!(metric("synedge_http_requests_total{route=\"events\",status=\"408\"}") >= 1000.0);
+}
