@@ -9,7 +9,9 @@
 #
 # Each round uses keys never asked before, for synedge then nginx, and prints per system:
 # status counts, p50/p99 (oha's latency: connection set-up included, the same for both),
-# and how many fetches reached the upstream (the herd's cost to the origin).
+# and how many fetches reached the upstream (the herd's cost to the origin). After the
+# one-key herd, the same burst on the now-cached key is the control: the difference of
+# the two p99s is what the herd itself cost, to compare with DELAY_MS.
 #
 #   loadtest/herd.sh                      # 3 rounds, 2,000 clients, 100 ms upstream
 #   ROUNDS=5 CLIENTS=1000 DELAY_MS=50 loadtest/herd.sh
@@ -78,6 +80,11 @@ run() { # LABEL BASE ROUND
   before=$(fetches)
   oha_json "$W/one.json" -n "$CLIENTS" -c "$CLIENTS" "$base$(key_path "$label-$r-one")"
   herd_line "$label, 1 key" "$W/one.json" $(( $(fetches) - before ))
+  # The control: the same burst again, now on a cached key. What it costs is the burst
+  # itself (CLIENTS connections opened at once on this machine), not the herd.
+  before=$(fetches)
+  oha_json "$W/warm.json" -n "$CLIENTS" -c "$CLIENTS" "$base$(key_path "$label-$r-one")"
+  herd_line "$label, 1 key, cached" "$W/warm.json" $(( $(fetches) - before ))
   for k in $(seq "$KEYS_N"); do key_path "$label-$r-many-$k"; done | sed "s#^#$base#" >"$W/many.txt"
   before=$(fetches)
   oha_json "$W/many.json" -n "$KEYS_REQUESTS" -c "$KEYS_CONNS" --urls-from-file "$W/many.txt"
