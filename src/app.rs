@@ -254,6 +254,7 @@ async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
         state.cache.upkeep().await;
         state.metrics.process.refresh();
         state.metrics.publish_signals(state.events.depth() as u64);
+        state.limiter.tick();
         state
             .metrics
             .concurrency_limit

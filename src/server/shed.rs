@@ -180,12 +180,21 @@ impl Limiter {
             return;
         };
         let limit = if count < MIN_SAMPLES {
-            // Too few requests to judge latency by: a quiet instance, which recovers.
-            Self::recover(&mut g)
+            // Too few requests to judge latency by: a quiet instance, which recovers, one
+            // step per window that passed (when nothing ends a permit, [`Self::tick`]
+            // is what notices, once in a while).
+            let windows = (now.saturating_sub(started) / WINDOW.as_micros() as u64).clamp(1, 100);
+            (0..windows).fold(0, |_, _| Self::recover(&mut g))
         } else {
             self.update(&mut g, (sum as f64 / count as f64).max(1.0), peak)
         };
         self.limit.store(limit, Relaxed);
+    }
+
+    /// Lets the limit recover while no permit ends (traffic all hits, or none): called
+    /// about once a second by the app's upkeep task.
+    pub fn tick(&self) {
+        self.maybe_update();
     }
 
     /// An idle, fast window: an unused limit is no evidence for a higher one, but a
@@ -264,6 +273,19 @@ mod tests {
         // Latency back to normal, load gone: back to the initial limit within 3 s.
         let recovered = drive(&l, 30, 200.0, 0);
         assert_eq!(recovered, INITIAL_LIMIT, "{squeezed} -> {recovered}");
+    }
+
+    #[test]
+    fn with_no_permit_ending_a_tick_lets_a_squeezed_limit_recover() {
+        let mut l = Limiter::new(10_000);
+        drive(&l, 10, 200.0, 300);
+        let squeezed = drive(&l, 40, 4000.0, 300);
+        l.limit.store(squeezed, Relaxed);
+        assert!(squeezed < INITIAL_LIMIT / 4);
+        // Three seconds in which nothing ended a permit (all hits, say): one tick catches up.
+        l.epoch = Instant::now() - Duration::from_secs(3);
+        l.tick();
+        assert_eq!(l.limit(), INITIAL_LIMIT, "from {squeezed}");
     }
 
     #[test]
