@@ -236,7 +236,7 @@ async fn apply_invalidations(
                 );
             }
             Err(e) => {
-                tracing::warn!(error = %e.detail, "ignored an invalid invalidation from the store")
+                tracing::warn!(error = %e.error.detail, list = e.field, index = e.index, "ignored an invalid invalidation from the store")
             }
         }
     }

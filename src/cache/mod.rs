@@ -95,6 +95,15 @@ pub enum GetError {
     Shed,
 }
 
+/// A purge key that is not one: which list (`keys` or `surrogate_keys`), where in it,
+/// and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadKey {
+    pub field: &'static str,
+    pub index: usize,
+    pub error: InputError,
+}
+
 /// What every request waiting on one fetch is handed: `None` until it lands.
 type Outcome = Option<Result<Served, OriginError>>;
 
@@ -537,20 +546,32 @@ impl FragmentCache {
     /// purges nothing. Returns how many keys and surrogate keys it named.
     ///
     /// # Errors
-    /// A key that is not a fragment query, or an unknown surrogate key.
-    pub async fn apply(&self, inv: &Invalidation) -> Result<(usize, usize), InputError> {
+    /// The first key that is not a fragment query, or surrogate key that is unknown,
+    /// named by its list and position.
+    pub async fn apply(&self, inv: &Invalidation) -> Result<(usize, usize), BadKey> {
+        let bad = |field, index| {
+            move |error| BadKey {
+                field,
+                index,
+                error,
+            }
+        };
         let keys = inv
             .keys
             .iter()
-            .map(|k| {
+            .enumerate()
+            .map(|(i, k)| {
                 let q = k.trim_start_matches("/v1/fragment").trim_start_matches('?');
-                FragmentRequest::from_query(q).map(|r| r.cache_key())
+                FragmentRequest::from_query(q)
+                    .map(|r| r.cache_key())
+                    .map_err(bad("keys", i))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let surrogates = inv
             .surrogate_keys
             .iter()
-            .map(|s| SurrogateKey::parse(s))
+            .enumerate()
+            .map(|(i, s)| SurrogateKey::parse(s).map_err(bad("surrogate_keys", i)))
             .collect::<Result<Vec<_>, _>>()?;
         let counts = (keys.len(), surrogates.len());
         if inv.all {

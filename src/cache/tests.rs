@@ -511,3 +511,41 @@ async fn a_fetch_outlives_the_request_that_started_it() {
     assert_eq!(origin.calls(), 1);
     assert_eq!(c.get(&r, admit).await.unwrap().status, CacheStatus::Hit);
 }
+
+#[tokio::test]
+async fn a_bad_purge_key_is_named_by_list_and_index_and_purges_nothing() {
+    let origin = Scripted::new("<p>v1</p>");
+    let c = cache(origin.clone());
+    c.get(&req(Q), admit).await.unwrap();
+    let good = Q.to_owned();
+    let inv = |keys: Vec<String>, surrogate_keys: Vec<String>| Invalidation {
+        keys,
+        surrogate_keys,
+        all: false,
+    };
+    let too_long = format!("{good}&_={}", "x".repeat(crate::domain::MAX_QUERY_LEN));
+    let e = c
+        .apply(&inv(
+            vec![good.clone(), format!("/v1/fragment?{good}"), too_long],
+            vec![],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.field, e.index, e.error.code),
+        ("keys", 2, "query_too_long")
+    );
+    let e = c
+        .apply(&inv(
+            vec![good],
+            vec!["brand:acme".into(), "colour:red".into()],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!((e.field, e.index), ("surrogate_keys", 1));
+    assert_eq!(
+        c.get(&req(Q), admit).await.unwrap().status,
+        CacheStatus::Hit,
+        "nothing was purged"
+    );
+}

@@ -17,16 +17,29 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::error::ApiError;
 
 /// Reads `body` whole, at most `limit` bytes, waiting at most `read_timeout` for each
-/// frame. A body that arrives in one frame is returned without a copy. The read as a
-/// whole is not bounded here: a client may send `limit` bytes one at a time just within
-/// the timeout; bound the request around it (the public listener's request timeout).
+/// frame and `total` for the whole (a client sending `limit` bytes one at a time just
+/// within `read_timeout` is cut too). A body that arrives in one frame is returned
+/// without a copy.
 ///
 /// # Errors
 /// - [`ApiError::PayloadTooLarge`] at once when `Content-Length` (or the body's own exact
 ///   size) is over `limit`, without reading; otherwise as soon as the bytes read cross it.
-/// - [`ApiError::BodyTimeout`] when the next frame takes longer than `read_timeout`.
+/// - [`ApiError::BodyTimeout`] when the next frame takes longer than `read_timeout`, or
+///   the whole longer than `total`.
 /// - [`ApiError::BadBody`] when the connection fails mid-body (reset, bad chunk framing).
 pub async fn collect(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    read_timeout: Duration,
+    total: Duration,
+) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(total, read(body, headers, limit, read_timeout))
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+}
+
+async fn read(
     body: Body,
     headers: &HeaderMap,
     limit: usize,
@@ -117,7 +130,7 @@ mod tests {
         let (tx, body) = channel();
         tx.send(b"{\"keys\":").await.unwrap();
         let started = tokio::time::Instant::now();
-        let r = collect(body, &HeaderMap::new(), 1024, T).await;
+        let r = collect(body, &HeaderMap::new(), 1024, T, T * 10).await;
         assert_eq!(r, Err(ApiError::BodyTimeout));
         assert_eq!(started.elapsed(), T);
         drop(tx);
@@ -132,9 +145,24 @@ mod tests {
                 tx.send(chunk).await.unwrap();
             }
         });
-        let r = collect(body, &HeaderMap::new(), 1024, T).await;
+        let r = collect(body, &HeaderMap::new(), 1024, T, T * 10).await;
         assert_eq!(r.as_deref(), Ok(&b"abcdef"[..]));
         feeder.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_dripped_within_the_read_timeout_is_still_bounded_as_a_whole() {
+        let (tx, body) = channel();
+        let feeder = tokio::spawn(async move {
+            while tx.send(b"a").await.is_ok() {
+                tokio::time::sleep(T / 2).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let r = collect(body, &HeaderMap::new(), 1024, T, T * 3).await;
+        assert_eq!(r, Err(ApiError::BodyTimeout));
+        assert_eq!(started.elapsed(), T * 3);
+        feeder.abort();
     }
 
     #[tokio::test]
@@ -145,7 +173,7 @@ mod tests {
             counter.fetch_add(1, Ordering::SeqCst);
             Ok::<_, std::io::Error>(Bytes::from_static(b"0123456789"))
         });
-        let r = collect(Body::from_stream(s), &HeaderMap::new(), 25, T).await;
+        let r = collect(Body::from_stream(s), &HeaderMap::new(), 25, T, T * 10).await;
         assert_eq!(r, Err(ApiError::PayloadTooLarge));
         assert_eq!(
             pulled.load(Ordering::SeqCst),
@@ -161,25 +189,25 @@ mod tests {
                 panic!("the body was read")
             },
         );
-        let r = collect(Body::from_stream(s), &length(2_000_000), 1 << 20, T).await;
+        let r = collect(Body::from_stream(s), &length(2_000_000), 1 << 20, T, T * 10).await;
         assert_eq!(r, Err(ApiError::PayloadTooLarge));
         // A body that knows its own size is refused the same way.
         let big = Body::from(vec![0u8; 11]);
         assert_eq!(
-            collect(big, &HeaderMap::new(), 10, T).await,
+            collect(big, &HeaderMap::new(), 10, T, T * 10).await,
             Err(ApiError::PayloadTooLarge)
         );
     }
 
     #[tokio::test]
     async fn up_to_the_limit_is_read_whole() {
-        let exact = collect(Body::from("0123456789"), &length(10), 10, T).await;
+        let exact = collect(Body::from("0123456789"), &length(10), 10, T, T * 10).await;
         assert_eq!(exact.as_deref(), Ok(&b"0123456789"[..]));
         let s = stream::iter([&b"01234"[..], b"", b"56789"])
             .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c)));
-        let chunked = collect(Body::from_stream(s), &HeaderMap::new(), 10, T).await;
+        let chunked = collect(Body::from_stream(s), &HeaderMap::new(), 10, T, T * 10).await;
         assert_eq!(chunked.as_deref(), Ok(&b"0123456789"[..]));
-        let empty = collect(Body::empty(), &HeaderMap::new(), 10, T).await;
+        let empty = collect(Body::empty(), &HeaderMap::new(), 10, T, T * 10).await;
         assert_eq!(empty.as_deref(), Ok(&b""[..]));
     }
 
@@ -189,7 +217,7 @@ mod tests {
             Ok(Bytes::from_static(b"01")),
             Err(std::io::Error::other("connection reset")),
         ]);
-        let r = collect(Body::from_stream(s), &HeaderMap::new(), 10, T).await;
+        let r = collect(Body::from_stream(s), &HeaderMap::new(), 10, T, T * 10).await;
         assert!(matches!(r, Err(ApiError::BadBody(_))), "{r:?}");
     }
 }

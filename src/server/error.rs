@@ -127,6 +127,16 @@ impl From<InputError> for ApiError {
     }
 }
 
+impl From<crate::cache::BadKey> for ApiError {
+    fn from(b: crate::cache::BadKey) -> Self {
+        Self::BadPurgeKey {
+            field: b.field,
+            index: b.index,
+            error: b.error,
+        }
+    }
+}
+
 impl From<OriginError> for ApiError {
     fn from(e: OriginError) -> Self {
         match e {

@@ -100,15 +100,14 @@ fn body_limit(route: Route) -> usize {
 /// of the last, the whole within `server.request_timeout`.
 async fn read_body(state: &AppState, route: Route, req: Request) -> Result<Request, ApiError> {
     let (parts, body) = req.into_parts();
-    let read = body::collect(
+    let bytes = body::collect(
         body,
         &parts.headers,
         body_limit(route),
         state.body_read_timeout,
-    );
-    let bytes = tokio::time::timeout(state.request_timeout, read)
-        .await
-        .map_err(|_| ApiError::BodyTimeout)??;
+        state.request_timeout,
+    )
+    .await?;
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
