@@ -38,7 +38,12 @@ fn bench(c: &mut Criterion) {
         for p in &paths {
             let res = router
                 .clone()
-                .oneshot(Request::get(p.as_str()).body(Body::empty()).unwrap())
+                .oneshot(
+                    Request::get(p.as_str())
+                        .header("host", "edge.example")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
                 .await
                 .unwrap();
             assert_eq!(res.status(), 200, "{p}");
@@ -59,6 +64,7 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             i = (i + 1) % paths.len();
             let req = Request::get(paths[i].as_str())
+                .header("host", "edge.example")
                 .header("accept-encoding", "gzip, deflate, br")
                 .body(Body::empty())
                 .unwrap();

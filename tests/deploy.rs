@@ -576,7 +576,9 @@ async fn probes_and_scrape_annotations_ask_real_routes_on_real_ports() {
         use tower::ServiceExt;
         let router = router();
         async move {
+            // As the kubelet asks: HTTP/1.1, with the pod's address as Host.
             let req = http::Request::get(path)
+                .header(http::header::HOST, "10.0.0.7:9901")
                 .body(axum::body::Body::empty())
                 .unwrap();
             router.oneshot(req).await.unwrap().status()
