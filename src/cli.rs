@@ -204,6 +204,8 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         // Built before binding, so an unusable certificate stops the start with nothing bound.
         let app = App::build(config, origin, events_store)?;
         let config = &app.config;
+        // Before the listening line: a SIGTERM sent as soon as it shows is not lost.
+        let mut signals = crate::shutdown::StopSignals::install().context("listening for SIGTERM and SIGINT")?;
         let public = bind(config.server.listen).with_context(|| format!("binding server.listen {}", config.server.listen))?;
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
@@ -211,16 +213,13 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
-            match crate::shutdown::signal().await {
-                Ok(sig) => tracing::info!(signal = sig, "shutting down"),
-                Err(e) => tracing::error!(error = %e, "cannot listen for signals; stop with SIGKILL"),
-            }
+            let sig = signals.next().await;
+            tracing::info!(signal = sig, "shutting down");
             trigger.cancel();
             // A second signal means "now": skip the drain.
-            if crate::shutdown::signal().await.is_ok() {
-                tracing::warn!("second signal: exiting at once");
-                std::process::exit(1);
-            }
+            signals.next().await;
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(1);
         });
         app.run(public, admin, shutdown).await
     })
@@ -233,15 +232,16 @@ fn scaler(config: Config) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let mut signals = crate::shutdown::StopSignals::install()
+            .context("listening for SIGTERM and SIGINT")?;
         let admin = bind(config.admin.listen)
             .with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         tracing::info!(admin = %admin.local_addr()?, peers = ?config.shown_peers(), "scaler running");
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {
-            if let Ok(sig) = crate::shutdown::signal().await {
-                tracing::info!(signal = sig, "shutting down");
-            }
+            let sig = signals.next().await;
+            tracing::info!(signal = sig, "shutting down");
             trigger.cancel();
         });
         crate::scaler::standalone::run(config, admin, shutdown).await

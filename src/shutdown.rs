@@ -16,16 +16,32 @@ impl Readiness {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C).
-///
-/// # Errors
-/// When the signal handlers cannot be installed.
-pub async fn signal() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT (Ctrl-C), listened for from the moment this is made: a signal that
+/// arrives before anyone awaits [`StopSignals::next`] is kept for it, instead of killing
+/// the process by the default action. Install it before announcing that we listen.
+#[derive(Debug)]
+pub struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
+
+impl StopSignals {
+    /// # Errors
+    /// When the signal handlers cannot be installed.
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT.
+    pub async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
