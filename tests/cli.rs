@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::process::{
-    SERVE_ON_FREE_PORTS, Server, http_get, http_post, oha, spawn_serve, synedge,
+    SERVE_ON_FREE_PORTS, Server, http_get, http_post, log_field, oha, spawn_serve, synedge,
 };
 
 #[test]
@@ -219,17 +219,6 @@ fn log_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<Strin
         }
     });
     rx
-}
-
-/// The value of `name=` in a log line.
-fn log_field(line: &str, name: &str) -> String {
-    line.split(&format!("{name}="))
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[test]

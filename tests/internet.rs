@@ -37,7 +37,23 @@ fn read_until_closed(s: &mut TcpStream, since: Instant, limit: Duration) -> (Vec
     }
 }
 
-/// One keep-alive `GET` on `s`, read up to the end of its (Content-Length) body.
+/// The status and head of the first answer in `got`, once it is all there (its body as
+/// long as its `Content-Length`).
+fn complete_answer(got: &[u8]) -> Option<(u16, String)> {
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&got[..end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    (got.len() >= end + 4 + len).then(|| (head[9..12].parse().unwrap(), head))
+}
+
+/// One keep-alive `GET` on `s`; its head, once the whole answer is read.
 fn keep_alive_get(s: &mut TcpStream, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -47,19 +63,8 @@ fn keep_alive_get(s: &mut TcpStream, path: &str) -> String {
         let n = s.read(&mut buf).unwrap();
         assert!(n > 0, "closed before answering");
         got.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&got);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            if body.len() >= len {
-                return head.to_owned();
-            }
+        if let Some((_, head)) = complete_answer(&got) {
+            return head;
         }
     }
 }
@@ -260,16 +265,8 @@ async fn ask(s: &mut tokio::net::TcpStream, path: &str) -> (u16, Duration) {
         let n = s.read(&mut buf).await.unwrap();
         assert!(n > 0, "closed before answering");
         got.extend_from_slice(&buf[..n]);
-        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map_or(0, |v| v.trim().parse().unwrap());
-        if got.len() >= end + 4 + len {
-            return (head[9..12].parse().unwrap(), started.elapsed());
+        if let Some((status, _)) = complete_answer(&got) {
+            return (status, started.elapsed());
         }
     }
 }

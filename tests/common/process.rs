@@ -90,21 +90,23 @@ pub fn start_serve(
             .recv_timeout(Duration::from_secs(60))
             .expect("server log ended early");
         if line.contains("listening") {
-            let field = |name: &str| {
-                line.split(&format!("{name}="))
-                    .nth(1)
-                    .unwrap()
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            };
-            public = field("public");
-            admin = field("admin");
+            public = log_field(&line, "public");
+            admin = log_field(&line, "admin");
         }
     }
     assert!(!public.is_empty(), "no listening line");
     (Server(child), public, admin, rx)
+}
+
+/// The value of `name=` in a log line.
+pub fn log_field(line: &str, name: &str) -> String {
+    line.split(&format!("{name}="))
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// A running server, killed if a failing test leaves it running.
