@@ -65,6 +65,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     // Fragment requests are admitted by the cache, and only when they start an origin
     // fetch (see `fragment`); probes never are.
     let gated = !matches!(route, Route::Fragment | Route::Healthz | Route::Readyz);
+    // Held until the answer is ready.
     let permit = gated.then(|| state.limiter.try_acquire());
     if let Some(None) = permit {
         m.shed(route);
