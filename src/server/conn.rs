@@ -272,59 +272,55 @@ impl http_body::Body for TrackedBody {
     }
 }
 
-/// Serves one accepted connection until it closes, its deadline passes, or `force`.
-/// `drain` asks it to finish what is in service and close (GOAWAY on HTTP/2).
-#[allow(clippy::too_many_arguments)]
-pub async fn drive(
-    stream: TcpStream,
-    accepted: Instant,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    builder: Arc<auto::Builder<hyper_util::rt::TokioExecutor>>,
-    router: axum::Router,
-    t: Timeouts,
-    drain: CancellationToken,
-    force: CancellationToken,
-) {
-    let first_deadline = accepted + t.header_read;
+/// What every connection of one listener shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub builder: Arc<auto::Builder<hyper_util::rt::TokioExecutor>>,
+    pub router: axum::Router,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub timeouts: Timeouts,
+    /// Asks every connection to finish what is in service and close (GOAWAY on HTTP/2).
+    pub drain: CancellationToken,
+    /// Closes what is still open when the drain's grace period ends.
+    pub force: CancellationToken,
+}
+
+/// Serves one connection, accepted at `accepted`, until it closes, its deadline
+/// passes, or `shared.force`.
+pub async fn drive(shared: Shared, stream: TcpStream, accepted: Instant) {
     let life = Arc::new(Lifecycle::new(accepted));
-    let service = Tracked {
-        router,
-        life: life.clone(),
-    };
-    match tls {
-        None => {
-            let io = Watched {
-                io: stream,
-                life: life.clone(),
-                read_any: false,
-            };
-            serve(io, &builder, service, &life, t, drain, force).await;
-        }
+    match shared.tls.clone() {
+        None => serve(stream, shared, life).await,
         Some(config) => {
-            let Some(stream) = super::tls::accept(config, stream, first_deadline).await else {
-                return;
-            };
-            let io = Watched {
-                io: stream,
-                life: life.clone(),
-                read_any: false,
-            };
-            serve(io, &builder, service, &life, t, drain, force).await;
+            let deadline = accepted + shared.timeouts.header_read;
+            if let Some(stream) = super::tls::accept(config, stream, deadline).await {
+                serve(stream, shared, life).await;
+            }
         }
     }
 }
 
-async fn serve<T>(
-    io: Watched<T>,
-    builder: &auto::Builder<hyper_util::rt::TokioExecutor>,
-    service: Tracked,
-    life: &Lifecycle,
-    t: Timeouts,
-    drain: CancellationToken,
-    force: CancellationToken,
-) where
+async fn serve<T>(io: T, shared: Shared, life: Arc<Lifecycle>)
+where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Shared {
+        builder,
+        router,
+        timeouts: t,
+        drain,
+        force,
+        ..
+    } = shared;
+    let io = Watched {
+        io,
+        life: life.clone(),
+        read_any: false,
+    };
+    let service = Tracked {
+        router,
+        life: life.clone(),
+    };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let watchdog = tokio::time::sleep_until(life.accepted + t.header_read);

@@ -127,15 +127,18 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(256)
         .max_header_list_size(64 * 1024);
-    let builder = Arc::new(builder);
-    let timeouts = conn::Timeouts {
-        header_read: opts.header_read_timeout,
-        keep_alive: opts.keep_alive_timeout,
-    };
     let connections = TaskTracker::new();
-    // `drain` asks every connection to finish what it serves and close; `force` closes
-    // what is still open when the grace period ends.
-    let (drain, force) = (CancellationToken::new(), CancellationToken::new());
+    let shared = conn::Shared {
+        builder: Arc::new(builder),
+        router,
+        tls: opts.tls.clone(),
+        timeouts: conn::Timeouts {
+            header_read: opts.header_read_timeout,
+            keep_alive: opts.keep_alive_timeout,
+        },
+        drain: CancellationToken::new(),
+        force: CancellationToken::new(),
+    };
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     loop {
         // Wait for a free slot first: over the cap, clients queue in the kernel's
@@ -158,25 +161,21 @@ pub async fn serve(
         };
         let accepted = tokio::time::Instant::now();
         let _ = stream.set_nodelay(true);
-        let (tls, builder, router) = (opts.tls.clone(), builder.clone(), router.clone());
-        let (drain, force) = (drain.clone(), force.clone());
+        let shared = shared.clone();
         connections.spawn(async move {
-            conn::drive(
-                stream, accepted, tls, builder, router, timeouts, drain, force,
-            )
-            .await;
+            conn::drive(shared, stream, accepted).await;
             drop(permit);
         });
     }
     drop(listener);
-    drain.cancel();
+    shared.drain.cancel();
     connections.close();
     if tokio::time::timeout(opts.grace, connections.wait())
         .await
         .is_err()
     {
         tracing::warn!(grace = ?opts.grace, "connections still open after the grace period; closing them");
-        force.cancel();
+        shared.force.cancel();
         connections.wait().await;
     }
     Ok(())
