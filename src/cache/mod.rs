@@ -378,10 +378,11 @@ impl FragmentCache {
         }
         let validator = cur.as_ref().and_then(|c| c.validator.as_deref());
         let lookup = self.fetch_origin(req, validator).await?;
-        let entry = match (lookup, &cur) {
-            (Lookup::NotModified { directives }, Some(cur)) => {
-                cur.restamped(Instant::now(), &self.inner.settings, &directives)
-            }
+        let (entry, keep) = match (lookup, &cur) {
+            (Lookup::NotModified { directives }, Some(cur)) => (
+                cur.restamped(Instant::now(), &self.inner.settings, &directives),
+                true,
+            ),
             (Lookup::NotModified { .. }, None) => {
                 return Err(OriginError::Corrupt(
                     "the origin answered 304 Not Modified to an unconditional request".into(),
@@ -389,28 +390,19 @@ impl FragmentCache {
             }
             (lookup, _) => {
                 let no_store = matches!(&lookup, Lookup::Found(f) if f.directives.no_store);
-                let entry = Arc::new(self.build_entry(lookup, req, key.len()).await?);
-                if no_store {
-                    if cur.is_some() {
-                        self.inner.map.invalidate(key).await;
-                    }
-                    return Ok(Served {
-                        entry,
-                        status: CacheStatus::Miss,
-                    });
-                }
-                return Ok(self.store(key, entry).await);
+                (self.build_entry(lookup, req, key.len()).await?, !no_store)
             }
         };
-        Ok(self.store(key, Arc::new(entry)).await)
-    }
-
-    async fn store(&self, key: &str, entry: Arc<CachedFragment>) -> Served {
-        self.inner.map.insert(key.to_owned(), entry.clone()).await;
-        Served {
+        let entry = Arc::new(entry);
+        if keep {
+            self.inner.map.insert(key.to_owned(), entry.clone()).await;
+        } else if cur.is_some() {
+            self.inner.map.invalidate(key).await;
+        }
+        Ok(Served {
             entry,
             status: CacheStatus::Miss,
-        }
+        })
     }
 
     async fn build_entry(
