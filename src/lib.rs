@@ -7,6 +7,7 @@
 //! - [`origin`]: fragment stores behind the [`origin::Origin`] trait (SQLite).
 //! - [`catalog`]: the NDJSON import format, the importer, the demo catalog.
 //! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate.
+//! - [`compress`]: the gzip and brotli variants of a body, made once; a leaf.
 //! - [`events`]: beacons: validation, the bounded queue, the batch writer into daily
 //!   rollups ([`events::EventStore`], implemented by the SQLite store).
 //! - [`signals`]: the metrics every module records into.
@@ -24,6 +25,7 @@ pub mod app;
 pub mod cache;
 pub mod catalog;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod domain;
 pub mod events;

@@ -233,7 +233,7 @@ impl CachedFragment {
                 ..
             }) => {
                 if gzip.is_none() && br.is_none() {
-                    (gzip, br) = super::encode::compress(&html);
+                    (gzip, br) = crate::compress::compress(&html);
                 }
                 (
                     Some(Content::new(html, gzip, br, &version)),
@@ -287,7 +287,7 @@ impl CachedFragment {
     /// the async workers).
     pub fn needs_compression(lookup: &Lookup) -> bool {
         matches!(lookup, Lookup::Found(f) if f.gzip.is_none() && f.br.is_none()
-            && f.html.len() >= super::encode::MIN_COMPRESS_LEN)
+            && f.html.len() >= crate::compress::MIN_COMPRESS_LEN)
     }
 
     /// The weight moka bounds the cache by (`cache.max_bytes`).

@@ -11,7 +11,6 @@
 //!   reclaims memory after the last moment an entry could still be served.
 //! - This module knows nothing about HTTP beyond prebuilt header values in entries.
 
-pub mod encode;
 mod entry;
 
 use std::collections::HashMap;

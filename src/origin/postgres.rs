@@ -51,8 +51,8 @@ pub use schema::SCHEMA_VERSION;
 use super::{
     BoxFuture, Directives, Fragment, Invalidation, Lookup, Origin, OriginError, content_version,
 };
-use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
+use crate::compress::compress;
 use crate::domain::FragmentRequest;
 use crate::events::{
     EventStore, RollupKey, StatsCursor, StatsFilter, StatsLimit, StatsPage, StatsRow,
@@ -819,7 +819,7 @@ async fn pipeline(mut steps: Vec<Step<'_>>) -> Result<Vec<Outcome>, tokio_postgr
         .collect()
 }
 
-type Variants = (Option<Bytes>, Option<Bytes>);
+use crate::compress::Variants;
 
 /// Compresses the records at `todo` on every core, off the async threads, reporting
 /// progress (records prepared, counting the ones that need no work) as it goes.

@@ -32,8 +32,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 use tokio::sync::Semaphore;
 
 use super::{BoxFuture, Fragment, Invalidation, Lookup, Origin, OriginError, content_version};
-use crate::cache::encode::compress;
 use crate::catalog::CatalogRecord;
+use crate::compress::compress;
 use crate::domain::FragmentRequest;
 use crate::events::{
     EventStore, RollupKey, StatsCursor, StatsFilter, StatsLimit, StatsPage, StatsRow,
@@ -450,7 +450,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Variants = (Option<Bytes>, Option<Bytes>);
+use crate::compress::Variants;
 
 /// Compresses the records at `todo` on every core. `already` records need no work and
 /// count as done for `on_progress`.

@@ -44,7 +44,7 @@ pub struct Asset {
 
 impl Asset {
     fn new(body: &'static str, content_type: HeaderValue, cache_control: &'static str) -> Self {
-        let (gzip, br) = crate::cache::encode::compress(body.as_bytes());
+        let (gzip, br) = crate::compress::compress(body.as_bytes());
         let version = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(body.as_bytes()));
         Self {
             content: Content::new(Bytes::from_static(body.as_bytes()), gzip, br, &version),

@@ -1,5 +1,9 @@
 //! Compression, done once per body (at import, or when an entry enters the cache) and
 //! never per request (DESIGN.md §1).
+//!
+//! A leaf module: it imports nothing of the crate, so the cache (compressing what an
+//! origin sent plain), the stores and the catalog import (making the stored variants)
+//! all use this one function.
 
 use std::io::Write;
 
@@ -14,9 +18,12 @@ pub const MIN_COMPRESS_LEN: usize = 256;
 pub const BROTLI_QUALITY: u32 = 5;
 const BROTLI_LGWIN: u32 = 22;
 
+/// The gzip and brotli variants of a body; `None` where not worth keeping.
+pub type Variants = (Option<Bytes>, Option<Bytes>);
+
 /// The gzip and brotli variants of `body`; a variant is `None` when the body is too small
 /// or the variant would not be smaller than the body.
-pub fn compress(body: &[u8]) -> (Option<Bytes>, Option<Bytes>) {
+pub fn compress(body: &[u8]) -> Variants {
     if body.len() < MIN_COMPRESS_LEN {
         return (None, None);
     }
