@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::store_url::{Scheme, StoreUrl};
+
 pub const DEFAULT_CONFIG_PATH: &str = "config/default.toml";
 pub const ENV_PREFIX: &str = "SYNEDGE_";
 
@@ -815,46 +817,30 @@ impl Config {
             "admin.listen",
             "must differ from server.listen",
         );
-        let url = &self.origin.url;
-        let http = url.split_once("://").is_some_and(|(scheme, _)| {
-            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-        });
-        if http {
-            // An upstream content service; the message never shows its credentials.
-            if let Err(why) = crate::origin::http::check_url(url) {
-                check(false, "origin.url", &why);
-            }
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // The fleet store; the message never shows the password.
-            if let Err(why) = crate::origin::postgres::check_url(url) {
-                check(false, "origin.url", &why);
-            }
-        } else {
-            let scheme_ok = url.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty());
-            check(
-                scheme_ok,
-                "origin.url",
-                "must be sqlite://PATH (for example sqlite://data/synedge.db), postgres://USER@HOST/DATABASE or http(s)://HOST/PREFIX",
-            );
+        // One parser for store URLs (the leaf `store_url`); its messages never show a
+        // password.
+        let origin = StoreUrl::parse(&self.origin.url);
+        if let Err(why) = &origin {
+            check(false, "origin.url", &why.0);
         }
-        let events_store = self.events_store_url();
-        let store_ok = match events_store.split_once("://") {
-            Some(("sqlite", path)) => !path.is_empty(),
-            Some(("postgres" | "postgresql", _)) => {
-                crate::origin::postgres::check_url(events_store).is_ok()
+        let http = origin.as_ref().is_ok_and(|u| u.scheme() == Scheme::Http);
+        if self.events.store.is_empty() {
+            check(
+                !http,
+                "events.store",
+                "an http(s) origin keeps no event counts: set events.store to sqlite://PATH or postgres://USER@HOST/DATABASE",
+            );
+        } else {
+            match StoreUrl::parse(&self.events.store) {
+                Ok(u) if u.scheme() == Scheme::Http => check(
+                    false,
+                    "events.store",
+                    "must be empty (the origin store), sqlite://PATH or postgres://USER@HOST/DATABASE",
+                ),
+                Ok(_) => {}
+                Err(why) => check(false, "events.store", &why.0),
             }
-            _ => false,
-        };
-        // An invalid origin URL is reported once, under origin.url.
-        check(
-            store_ok || (self.events.store.is_empty() && !http),
-            "events.store",
-            if http {
-                "an http(s) origin keeps no event counts: set events.store to sqlite://PATH or postgres://USER@HOST/DATABASE"
-            } else {
-                "must be empty (the origin store), sqlite://PATH or postgres://USER@HOST/DATABASE"
-            },
-        );
+        }
         check(
             !self.origin.timeout.is_zero(),
             "origin.timeout",
@@ -1103,11 +1089,6 @@ impl Config {
         } else {
             &self.events.store
         }
-    }
-
-    /// The SQLite path of `origin.url`, if it is a SQLite origin.
-    pub fn sqlite_path(&self) -> Option<&str> {
-        self.origin.url.strip_prefix("sqlite://")
     }
 }
 

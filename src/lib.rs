@@ -14,6 +14,8 @@
 //! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
 //! - [`scaler`]: the scaling policy, its loop, actuators and simulator.
 //! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
+//! - [`store_url`]: [`store_url::StoreUrl`], what a store URL names, checked once; a leaf
+//!   (it uses only [`url`]) that config, the command line and the catalog share.
 //! - [`url`]: [`url::redact`], how every URL is shown (credentials hidden); a leaf that
 //!   imports nothing of the crate, so everything may use it.
 //!
@@ -34,4 +36,5 @@ pub mod scaler;
 pub mod server;
 pub mod shutdown;
 pub mod signals;
+pub mod store_url;
 pub mod url;

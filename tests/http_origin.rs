@@ -782,7 +782,7 @@ async fn credentials_in_the_url_become_basic_auth_and_are_never_shown() {
     })
     .await;
     let url = format!("http://edge:s3cret%40pass@{}/secure", up.addr);
-    assert_eq!(synedge::origin::http::check_url(&url), Ok(()));
+    assert!(synedge::store_url::StoreUrl::parse(&url).is_ok());
     let o = HttpOrigin::connect(&url, TIMEOUT).unwrap();
     let e = o
         .fetch(&req("retailer=shop&locale=en&sku=S"))

@@ -62,6 +62,7 @@ pub use connector::{client_tls, system_tls, unverified_tls};
 
 use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
 use crate::domain::{BrandMpn, FragmentRequest, Gtin14, Sku, normalize_brand};
+use crate::store_url::StoreUrl;
 use connector::Connector;
 
 /// Largest fragment body accepted from the upstream, as sent and after decoding. Real
@@ -110,15 +111,6 @@ impl fmt::Debug for HttpOrigin {
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// Checks an `http(s)://` origin URL without connecting (config validation).
-///
-/// # Errors
-/// What is wrong with it, as a phrase to follow "origin.url" (`"must name a host"`), that
-/// never contains the URL's credentials.
-pub fn check_url(url: &str) -> Result<(), String> {
-    Upstream::parse(url).map(drop)
 }
 
 impl HttpOrigin {
@@ -599,48 +591,18 @@ struct Upstream {
 }
 
 impl Upstream {
-    /// Parses `http(s)://[user[:password]@]host[:port][/prefix]`. Errors never contain
-    /// the userinfo.
+    /// Parses `http(s)://[user[:password]@]host[:port][/prefix]` (see
+    /// [`crate::store_url`], which checks it). Errors never contain the userinfo.
     fn parse(url: &str) -> Result<Self, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or("must look like http://host/prefix")?;
-        let https = if scheme.eq_ignore_ascii_case("https") {
-            true
-        } else if scheme.eq_ignore_ascii_case("http") {
-            false
-        } else {
-            return Err("must start with http:// or https://".into());
-        };
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        if authority.contains(['?', '#']) || path.contains(['?', '#']) {
-            return Err("must not have a query or fragment: it is a path prefix".into());
-        }
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        if hostport.is_empty() {
-            return Err("must name a host".into());
-        }
-        let authority: Authority = hostport
-            .parse()
-            .map_err(|_| "has an invalid host or port".to_owned())?;
-        // `host:` and out-of-range ports parse as "no port" in `Authority`; refuse them.
-        let port_given = hostport.len() > authority.host().len();
-        let port_ok = authority.port_u16().is_some_and(|p| p != 0);
-        if authority.host().is_empty() || (port_given && !port_ok) {
-            return Err("has an invalid host or port".into());
-        }
-        let prefix = path.trim_end_matches('/').to_owned();
-        if !prefix.is_empty() && prefix.parse::<::http::uri::PathAndQuery>().is_err() {
-            return Err("has a path prefix with characters that must be percent-encoded".into());
-        }
-        let credentials = userinfo.map(basic_auth).transpose()?;
+        let parts = StoreUrl::parse(url)
+            .map_err(|e| e.0)?
+            .http()
+            .ok_or("must start with http:// or https://")?;
+        let credentials = parts.credentials.as_deref().map(basic_auth).transpose()?;
         Ok(Self {
-            https,
-            authority,
-            prefix,
+            https: parts.https,
+            authority: parts.authority,
+            prefix: parts.prefix,
             credentials,
         })
     }
@@ -665,32 +627,12 @@ impl Upstream {
     }
 }
 
-/// `Authorization: Basic base64(user:password)` from percent-encoded userinfo.
+/// `Authorization: Basic base64(user:password)` from the decoded userinfo.
 fn basic_auth(userinfo: &str) -> Result<HeaderValue, String> {
-    const BAD: &str = "has credentials that are not valid percent-encoded UTF-8";
-    let decoded = percent_decode(userinfo).ok_or(BAD)?;
-    let mut v = HeaderValue::try_from(format!("Basic {}", base64(decoded.as_bytes())))
-        .map_err(|_| BAD.to_owned())?;
+    let mut v = HeaderValue::try_from(format!("Basic {}", base64(userinfo.as_bytes())))
+        .map_err(|_| "has credentials that cannot be sent in a header".to_owned())?;
     v.set_sensitive(true);
     Ok(v)
-}
-
-/// `%XX` decoding to UTF-8 (the userinfo keeps `:` literal: it separates user and password).
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
@@ -805,12 +747,12 @@ mod tests {
             "http://user:%ZZs3cret@host/",
             "host/prefix",
         ] {
-            let e = check_url(bad).expect_err(bad);
+            let e = Upstream::parse(bad).err().expect(bad);
             assert!(!e.contains("s3cret"), "{bad}: {e}");
             assert!(!e.is_empty(), "{bad}");
         }
-        assert!(check_url("http://localhost").is_ok());
-        assert!(check_url("HTTP://localhost:80/p").is_ok());
+        assert!(Upstream::parse("http://localhost").is_ok());
+        assert!(Upstream::parse("HTTP://localhost:80/p").is_ok());
     }
 
     #[test]

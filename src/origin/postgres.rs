@@ -192,18 +192,6 @@ SELECT day::text, retailer::text, product::text, locale::text, type::text, count
  ORDER BY day, retailer, product, locale, type
  LIMIT $8::bigint";
 
-/// Checks a `postgres://` URL as [`PostgresOrigin::new`] would read it, without
-/// connecting, for configuration validation. The message names the URL without its
-/// password.
-///
-/// # Errors
-/// What is wrong with the URL.
-pub fn check_url(url: &str) -> Result<(), String> {
-    target::Target::parse(url, Duration::from_secs(1))
-        .map(|_| ())
-        .map_err(|e| format!("{e:#}"))
-}
-
 /// The PostgreSQL origin store. Cheap to share behind an `Arc`.
 pub struct PostgresOrigin {
     /// The URL (for messages without its password) and how to connect, for the listener.

@@ -94,7 +94,14 @@ impl TestServer {
         tweak(&mut config);
         assert_eq!(config.validate(), vec![]);
         let origin = Arc::new(
-            SqliteOrigin::open(config.sqlite_path().unwrap(), config.origin.timeout).unwrap(),
+            SqliteOrigin::open(
+                synedge::store_url::StoreUrl::parse(&config.origin.url)
+                    .unwrap()
+                    .sqlite_path()
+                    .unwrap(),
+                config.origin.timeout,
+            )
+            .unwrap(),
         );
         Self::launch(config, origin.clone(), origin, db, dir).await
     }

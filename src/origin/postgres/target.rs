@@ -32,6 +32,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::store_url::{PostgresParts, SSL_MODES, StoreUrl};
 use crate::url::redact;
 
 /// `application_name` of pooled connections, unless the URL sets one.
@@ -73,47 +74,21 @@ impl Target {
     /// A URL tokio-postgres cannot read, an unknown `sslmode`, client certificates, or a
     /// CA bundle that cannot be read; each message names the URL without its password.
     pub fn parse(url: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let shown = redact(url);
-        let (scheme, _) = url
-            .split_once("://")
-            .ok_or_else(|| anyhow!("{shown}: not a postgres:// URL"))?;
-        anyhow::ensure!(
-            matches!(scheme, "postgres" | "postgresql"),
-            "{shown}: not a postgres:// URL"
-        );
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut kept = Vec::new();
-        let mut sslmode = None;
-        let mut rootcert = None;
-        for piece in query.split('&').filter(|p| !p.is_empty()) {
-            let Some((key, value)) = form_urlencoded::parse(piece.as_bytes()).next() else {
-                continue;
-            };
-            match &*key {
-                "sslmode" => sslmode = Some(value.into_owned()),
-                "sslrootcert" => rootcert = Some(value.into_owned()),
-                "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" => bail!(
-                    "{shown}: {key} is not supported (client certificates and CRLs); \
-                     authenticate with a password or trust rule instead"
-                ),
-                _ => kept.push(piece),
+        let Some(parts) = StoreUrl::parse(url).ok().and_then(|u| u.postgres()) else {
+            let shown = redact(url);
+            if !matches!(url.split_once("://"), Some(("postgres" | "postgresql", _))) {
+                bail!("{shown}: not a postgres:// URL");
             }
-        }
-        let rest = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
+            // The leaf's message says what is wrong, without the password.
+            let why = StoreUrl::parse(url).err().map(|e| e.0).unwrap_or_default();
+            bail!("{why}");
         };
-        let mut pg: tokio_postgres::Config = rest.parse().map_err(|e| {
-            anyhow!("{shown}: not a usable PostgreSQL URL ({e})").context(
-                "accepted: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]",
-            )
-        })?;
-        anyhow::ensure!(
-            !pg.get_hosts().is_empty(),
-            "{shown}: the URL names no host (postgres://USER@HOST[:PORT]/DATABASE)"
-        );
-
+        let PostgresParts {
+            config: mut pg,
+            sslmode,
+            sslrootcert: rootcert,
+            shown,
+        } = parts;
         let (mode, verify) = match sslmode.as_deref() {
             None | Some("disable" | "allow") => (SslMode::Disable, Verify::Nothing),
             Some("prefer") => (SslMode::Prefer, Verify::Nothing),
@@ -122,7 +97,8 @@ impl Target {
             Some("verify-ca") => (SslMode::Require, Verify::Chain),
             Some("verify-full") => (SslMode::Require, Verify::ChainAndName),
             Some(other) => bail!(
-                "{shown}: sslmode={other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                "{shown}: sslmode={other:?} is not one of {}",
+                SSL_MODES.join(", ")
             ),
         };
         pg.ssl_mode(mode);
