@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     let db = dir.path().join("bench.db");
     let store =
         SqliteOrigin::open(db.to_str().unwrap(), std::time::Duration::from_secs(5)).unwrap();
-    store.import(&seed::demo_catalog(PRODUCTS), |_| {}).unwrap();
+    synedge::catalog::import::seed_store(&store, PRODUCTS).unwrap();
     let paths = seed::request_paths(PRODUCTS);
     let store = Arc::new(store);
     let app = App::build(Config::default(), store.clone(), store).unwrap();

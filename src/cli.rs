@@ -17,10 +17,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::catalog::{import, seed};
+use crate::catalog::import;
 use crate::config::{self, Config, Sources};
 use crate::events::EventStore;
-use crate::origin::{self, postgres::PostgresOrigin, sqlite::SqliteOrigin};
+use crate::origin;
+use crate::store_url::StoreUrl;
 
 /// Exit code for a configuration that does not validate (sysexits.h `EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
@@ -69,6 +70,10 @@ enum Command {
     Import {
         /// One product-locale per line: {"brand","mpn","ean":[…],"locale","html","retailers":[…]}
         file: PathBuf,
+        /// Let an EAN move to another brand's product (refused by default: EANs are
+        /// owned by the brand that first imported them).
+        #[arg(long)]
+        reassign_gtins: bool,
     },
     /// Write a deterministic synthetic catalog into the origin store.
     Seed {
@@ -159,8 +164,12 @@ fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let timeout = config.origin.timeout;
     match command {
         Command::Serve { demo, .. } => serve(config, demo),
-        Command::Import { file } => {
-            let summary = import::run_import(&url, &file, timeout)?;
+        Command::Import {
+            file,
+            reassign_gtins,
+        } => {
+            let options = crate::catalog::write::Options { reassign_gtins };
+            let summary = import::run_import(&url, &file, timeout, options)?;
             println!("{summary}");
             Ok(())
         }
@@ -248,85 +257,49 @@ fn scaler(config: Config) -> anyhow::Result<()> {
     })
 }
 
-/// A catalog store that also keeps event rollups.
-enum Store {
-    Sqlite(Arc<SqliteOrigin>),
-    Postgres(Arc<PostgresOrigin>),
-}
-
-impl Store {
-    /// Opens the store at `url` (`sqlite://…` or `postgres://…`); with `demo`, fills it
-    /// when empty. A PostgreSQL store is connected to and migrated here, so an
-    /// unreachable or foreign database stops the start before anything is bound.
-    async fn open(url: &str, timeout: std::time::Duration, demo: bool) -> anyhow::Result<Self> {
-        let demo_catalog = || seed::demo_catalog(DEMO_PRODUCTS);
-        let started = std::time::Instant::now();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // Errors name the URL without its password.
-            let store = Arc::new(PostgresOrigin::connect(url, timeout).await?);
-            if demo && store.is_empty().await? {
-                // Instances started together may all seed: imports are idempotent.
-                let summary = store.import(&demo_catalog(), |_| {}).await?;
-                tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
-            }
-            return Ok(Self::Postgres(store));
-        }
-        let path = url
-            .strip_prefix("sqlite://")
-            .context("a store URL must look like sqlite://PATH or postgres://USER@HOST/DATABASE")?;
-        let store = Arc::new(
-            SqliteOrigin::open(path, timeout)
-                .with_context(|| format!("opening the store {}", crate::url::redact(url)))?,
-        );
-        if demo && store.is_empty()? {
-            let summary = store.import(&demo_catalog(), |_| {})?;
-            tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
-        }
-        Ok(Self::Sqlite(store))
-    }
-
-    fn origin(&self) -> Arc<dyn origin::Origin> {
-        match self {
-            Self::Sqlite(s) => s.clone(),
-            Self::Postgres(s) => s.clone(),
-        }
-    }
-
-    fn events(&self) -> Arc<dyn EventStore> {
-        match self {
-            Self::Sqlite(s) => s.clone(),
-            Self::Postgres(s) => s.clone(),
-        }
-    }
-}
-
 /// Opens the fragment origin and the events store (the same store unless `events.store`
 /// names another, as it must for an HTTP origin); with `demo`, seeds an empty catalog.
+/// Stores are connected to here (PostgreSQL is migrated too), so an unreachable or
+/// foreign database stops the start before anything is bound.
 async fn open_stores(
     config: &Config,
     demo: bool,
 ) -> anyhow::Result<(Arc<dyn origin::Origin>, Arc<dyn EventStore>)> {
-    let url = &config.origin.url;
     let timeout = config.origin.timeout;
-    let http = url.starts_with("http://") || url.starts_with("https://");
-    if http {
-        anyhow::ensure!(
-            !demo,
-            "--demo seeds a catalog store; an http(s) origin has none"
-        );
-        let upstream = origin::connect(url, timeout)?;
-        let events = Store::open(&config.events.store, timeout, false).await?;
-        return Ok((upstream, events.events()));
+    // Validated already; parsing again cannot fail.
+    let url = StoreUrl::parse(&config.origin.url).map_err(|e| anyhow::anyhow!("origin.url {e}"))?;
+    let store = origin::open(&url, timeout).await?;
+    if demo {
+        let catalog = store
+            .catalog
+            .clone()
+            .context("--demo seeds a catalog store; an http(s) origin has none")?;
+        let started = std::time::Instant::now();
+        let seeded = tokio::task::spawn_blocking(move || {
+            if catalog.is_empty()? {
+                // Instances started together may all seed: imports are idempotent.
+                import::seed_store(catalog.as_ref(), DEMO_PRODUCTS).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .await
+        .context("seeding the demo catalog")??;
+        if let Some(summary) = seeded {
+            tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
+        }
     }
-    let store = Store::open(url, timeout, demo).await?;
-    let events = if config.events.store.is_empty() || config.events.store == *url {
-        store.events()
+    let events = if config.events.store.is_empty() || config.events.store == config.origin.url {
+        store.events.clone()
     } else {
-        Store::open(&config.events.store, timeout, false)
-            .await?
-            .events()
+        let url = StoreUrl::parse(&config.events.store)
+            .map_err(|e| anyhow::anyhow!("events.store {e}"))?;
+        origin::open(&url, timeout).await?.events
     };
-    Ok((store.origin(), events))
+    let events = events.context(
+        "an http(s) origin keeps no event counts: set events.store to sqlite://PATH or postgres://USER@HOST/DATABASE",
+    )?;
+    Ok((store.origin, events))
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use synedge::store_url::StoreUrl;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -782,7 +783,7 @@ async fn credentials_in_the_url_become_basic_auth_and_are_never_shown() {
     })
     .await;
     let url = format!("http://edge:s3cret%40pass@{}/secure", up.addr);
-    assert!(synedge::store_url::StoreUrl::parse(&url).is_ok());
+    assert!(StoreUrl::parse(&url).is_ok());
     let o = HttpOrigin::connect(&url, TIMEOUT).unwrap();
     let e = o
         .fetch(&req("retailer=shop&locale=en&sku=S"))
@@ -797,8 +798,11 @@ async fn credentials_in_the_url_become_basic_auth_and_are_never_shown() {
         );
     }
     // And through the generic constructor the config uses.
-    let o = synedge::origin::connect(&url, TIMEOUT).unwrap();
-    assert_eq!(o.kind(), "http");
+    let store = synedge::origin::open(&StoreUrl::parse(&url).unwrap(), TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(store.origin.kind(), "http");
+    assert!(store.events.is_none() && store.catalog.is_none());
 }
 
 #[tokio::test]
@@ -815,7 +819,10 @@ async fn a_fragment_from_the_upstream_is_served_miss_then_hit() {
     })
     .await;
     let url = up.url("/content");
-    let origin = synedge::origin::connect(&url, TIMEOUT).unwrap();
+    let origin = synedge::origin::open(&StoreUrl::parse(&url).unwrap(), TIMEOUT)
+        .await
+        .unwrap()
+        .origin;
     let s = common::TestServer::start_with_origin(origin, |c| c.origin.url = url.clone()).await;
     let path = common::acme("shop-one", "en-GB");
     let a = s.get(&path).await;

@@ -14,17 +14,38 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::postgres::TestDb;
+use synedge::catalog::write::{ImportSummary, Input, Options, write_catalog};
 use synedge::catalog::{CatalogRecord, parse_line};
 use synedge::domain::{BrandMpn, FragmentRequest, Gtin14, Locale, Retailer, Sku};
 use synedge::events::{
     Day, EventStore, EventType, Product, RollupKey, StatsCursor, StatsFilter, StatsLimit,
     StatsPage, StatsRow,
 };
+use synedge::origin::import::CatalogStore;
 use synedge::origin::postgres::{LISTENER_NAME, PostgresOrigin, SCHEMA_VERSION};
-use synedge::origin::sqlite::{ImportSummary, SqliteOrigin};
+use synedge::origin::sqlite::SqliteOrigin;
 use synedge::origin::{Fragment, Invalidation, Lookup, Origin, content_version};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Writes `records` through the shared import (what `synedge import` runs), on a
+/// blocking thread.
+async fn import(
+    store: Arc<dyn CatalogStore>,
+    records: &[CatalogRecord],
+    options: Options,
+) -> anyhow::Result<ImportSummary> {
+    let records = records.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let input = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Ok(Input::Record(i + 1, r)));
+        write_catalog(store.as_ref(), input, options, &|_| {}).map_err(anyhow::Error::from)
+    })
+    .await
+    .unwrap()
+}
 
 // ---------------------------------------------------------------------------------------
 // One store, either kind.
@@ -76,15 +97,11 @@ impl Store {
     }
 
     async fn import(&self, records: &[CatalogRecord]) -> anyhow::Result<ImportSummary> {
-        match &self.0 {
-            Backend::Sqlite { store, .. } => {
-                let (store, records) = (Arc::clone(store), records.to_vec());
-                tokio::task::spawn_blocking(move || store.import(&records, |_| {}))
-                    .await
-                    .unwrap()
-            }
-            Backend::Postgres { store, .. } => store.import(records, |_| {}).await,
-        }
+        let store: Arc<dyn CatalogStore> = match &self.0 {
+            Backend::Sqlite { store, .. } => store.clone(),
+            Backend::Postgres { store, .. } => store.clone(),
+        };
+        import(store, records, Options::default()).await
     }
 
     async fn is_empty(&self) -> bool {
@@ -468,7 +485,8 @@ async fn reimport_keeps_versions_and_updated_at(s: Store) {
             records: 2,
             products: 1,
             changed: 0,
-            unchanged: 2
+            unchanged: 2,
+            ..ImportSummary::default()
         }
     );
     let q = "retailer=shop-one&locale=en-GB&ean=4006381333931";
@@ -1009,7 +1027,7 @@ async fn pg_broadcast_reaches_another_instance_within_a_second() {
     let inv = Invalidation {
         keys: vec!["shop-one|en-gb|ean:04006381333931".into()],
         surrogate_keys: vec!["brand:acme".into()],
-        all: false,
+        ..Invalidation::default()
     };
     let sent = Instant::now();
     a.broadcast(&inv).await.unwrap();
@@ -1022,7 +1040,7 @@ async fn pg_broadcast_reaches_another_instance_within_a_second() {
         surrogate_keys: (0..2000)
             .map(|i| format!("product:brand{i}/mpn-{i:05}"))
             .collect(),
-        all: false,
+        ..Invalidation::default()
     };
     a.broadcast(&big).await.unwrap();
     let mut got = Vec::new();
@@ -1091,7 +1109,7 @@ async fn pg_imports_notify_the_products_they_changed() {
     let Some(db) = TestDb::create("pg_imports_notify_the_products_they_changed").await else {
         return;
     };
-    let importer = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
+    let importer = Arc::new(PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap());
     let edge = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
     let mut rx = edge.invalidations().unwrap();
     wait_listening(&db, 1).await;
@@ -1100,10 +1118,13 @@ async fn pg_imports_notify_the_products_they_changed() {
     };
 
     let borealis = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
-    importer
-        .import(&[acme(), borealis.clone()], |_| {})
-        .await
-        .unwrap();
+    import(
+        importer.clone(),
+        &[acme(), borealis.clone()],
+        Options::default(),
+    )
+    .await
+    .unwrap();
     let inv = recv_within(&mut rx, Duration::from_secs(1)).await;
     assert_eq!(
         inv.surrogate_keys,
@@ -1116,7 +1137,9 @@ async fn pg_imports_notify_the_products_they_changed() {
     );
 
     // Nothing changed, nothing said.
-    importer.import(&[acme(), borealis], |_| {}).await.unwrap();
+    import(importer.clone(), &[acme(), borealis], Options::default())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     quiet(&mut rx);
 
@@ -1131,7 +1154,12 @@ async fn pg_imports_notify_the_products_they_changed() {
         "<p>b2</p>",
         &["*"],
     );
-    importer.import(&[changed, thief], |_| {}).await.unwrap();
+    let reassign = Options {
+        reassign_gtins: true,
+    };
+    import(importer.clone(), &[changed, thief], reassign)
+        .await
+        .unwrap();
     let inv = recv_within(&mut rx, Duration::from_secs(1)).await;
     assert_eq!(
         inv.surrogate_keys,
@@ -1151,7 +1179,11 @@ async fn pg_imports_notify_the_products_they_changed() {
         .unwrap();
     let mut fresh = acme();
     fresh.html = "<p>newer</p>".into();
-    assert!(importer.import(&[fresh, bad], |_| {}).await.is_err());
+    assert!(
+        import(importer.clone(), &[fresh, bad], Options::default())
+            .await
+            .is_err()
+    );
     db.client()
         .await
         .batch_execute("DROP TRIGGER no_fr ON content")
@@ -1173,7 +1205,9 @@ async fn pg_imports_notify_the_products_they_changed() {
             )
         })
         .collect();
-    importer.import(&many, |_| {}).await.unwrap();
+    import(importer.clone(), &many, Options::default())
+        .await
+        .unwrap();
     assert_eq!(
         recv_within(&mut rx, Duration::from_secs(1)).await,
         Invalidation::all()
@@ -1255,7 +1289,7 @@ async fn pg_lookup_latency() {
     let Some(db) = TestDb::create("pg_lookup_latency").await else {
         return;
     };
-    let store = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
+    let store = Arc::new(PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap());
     let records: Vec<CatalogRecord> = (0..200)
         .map(|i| {
             with_skus(
@@ -1271,7 +1305,9 @@ async fn pg_lookup_latency() {
             )
         })
         .collect();
-    store.import(&records, |_| {}).await.unwrap();
+    import(store.clone(), &records, Options::default())
+        .await
+        .unwrap();
     let queries: Vec<FragmentRequest> = (0..200)
         .map(|i| {
             FragmentRequest::from_query(&format!("retailer=shop-one&locale=de-AT&sku=S{i}"))

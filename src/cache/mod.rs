@@ -103,6 +103,38 @@ pub struct BadKey {
     pub error: InputError,
 }
 
+/// Many surrogate keys at once, as sets, plus "the answers that named no product".
+#[derive(Default)]
+struct Purge {
+    brands: std::collections::HashSet<String>,
+    products: std::collections::HashSet<String>,
+    retailers: std::collections::HashSet<String>,
+    unidentified: bool,
+}
+
+impl Purge {
+    fn of(keys: Vec<SurrogateKey>) -> Self {
+        let mut p = Self::default();
+        for k in keys {
+            match k {
+                SurrogateKey::Brand(b) => p.brands.insert(b),
+                SurrogateKey::Product(id) => p.products.insert(id),
+                SurrogateKey::Retailer(r) => p.retailers.insert(r),
+            };
+        }
+        p
+    }
+
+    fn matches(&self, s: &Surrogates) -> bool {
+        (self.unidentified && s.product.is_none())
+            || self.retailers.contains(&*s.retailer)
+            || s.brand.as_deref().is_some_and(|b| self.brands.contains(b))
+            || s.product
+                .as_deref()
+                .is_some_and(|p| self.products.contains(p))
+    }
+}
+
 /// What every request waiting on one fetch is handed: `None` until it lands.
 type Outcome = Option<Result<Served, OriginError>>;
 
@@ -528,6 +560,20 @@ impl FragmentCache {
         }
     }
 
+    /// Drops every entry `purge` matches, in one pass.
+    fn purge_matching(&self, purge: Purge) {
+        let purge = Arc::new(purge);
+        let result = self
+            .inner
+            .map
+            .invalidate_entries_if(move |_, v| purge.matches(&v.surrogates));
+        if let Err(e) = result {
+            // Only possible if the builder lost `support_invalidation_closures`.
+            tracing::error!(error = %e, "surrogate purge failed; dropping the whole cache");
+            self.inner.map.invalidate_all();
+        }
+    }
+
     /// Drops everything.
     pub fn purge_all(&self) {
         self.inner.map.invalidate_all();
@@ -571,8 +617,21 @@ impl FragmentCache {
         for k in &keys {
             self.purge_key(k).await;
         }
-        for s in surrogates {
-            self.purge_surrogate(s);
+        match surrogates.len() {
+            0 => {}
+            1 => {
+                let s = surrogates.into_iter().next().expect("invariant: one key");
+                self.purge_surrogate(s);
+            }
+            // An import can name thousands of products: one pass over the entries for
+            // all of them, not one per key.
+            _ => self.purge_matching(Purge::of(surrogates)),
+        }
+        if inv.unidentified {
+            self.purge_matching(Purge {
+                unidentified: true,
+                ..Purge::default()
+            });
         }
         self.inner
             .metrics

@@ -521,7 +521,7 @@ async fn a_bad_purge_key_is_named_by_list_and_index_and_purges_nothing() {
     let inv = |keys: Vec<String>, surrogate_keys: Vec<String>| Invalidation {
         keys,
         surrogate_keys,
-        all: false,
+        ..Invalidation::default()
     };
     let too_long = format!("{good}&_={}", "x".repeat(crate::domain::MAX_QUERY_LEN));
     let e = c

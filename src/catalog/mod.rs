@@ -19,15 +19,17 @@
 //! Unknown fields are refused, so a typo (`"retailer"`) is an error rather than a
 //! silently ignored grant.
 //!
-//! This module only parses and validates; [`crate::origin::sqlite::SqliteOrigin::import`]
-//! writes. Invariants of a parsed catalog ([`parse_ndjson`]): every record is valid on
-//! its own, no product-locale appears twice, and no EAN or (retailer, SKU) names two
+//! This module parses and validates ([`check_ndjson`] streams a file of any size in
+//! bounded memory); [`write`] writes a validated catalog into a store, and [`import`] is
+//! the command line around both. Invariants of a checked catalog: every record is valid
+//! on its own, no product-locale appears twice, and no EAN or (retailer, SKU) names two
 //! different products — so the result of an import never depends on line order.
 
 pub mod import;
 pub mod seed;
+pub mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::io::BufRead;
 
@@ -211,23 +213,149 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// Reads a whole NDJSON catalog, validating every line and the catalog as a whole (see
-/// the module docs). Blank lines are skipped; a UTF-8 byte-order mark is ignored.
-/// `on_progress` is called with the number of bytes read so far, after every line.
+/// Reads a whole NDJSON catalog held in memory, validating every line and the catalog
+/// as a whole (see the module docs), and returns its records. For small catalogs (tests,
+/// tools); imports stream with [`check_ndjson`] and [`read_lines`] instead.
+///
+/// # Errors
+/// As [`check_ndjson`].
+pub fn parse_ndjson(
+    input: &[u8],
+    on_progress: impl FnMut(u64),
+) -> Result<Vec<CatalogRecord>, Vec<LineError>> {
+    let mut records = Vec::new();
+    scan(input, on_progress, |_, r| records.push(r))
+        .map_err(|failed| failed.resolve(|| Ok(input)))?;
+    Ok(records)
+}
+
+/// Validates a whole NDJSON catalog without keeping it: every line on its own, and the
+/// catalog as a whole (no product-locale twice, no EAN or SKU naming two products).
+/// Blank lines are skipped; a UTF-8 byte-order mark is ignored. `on_progress` is called
+/// with the number of bytes read so far. Memory grows by a few dozen bytes per record
+/// (hashes of the keys it has seen), never with the content. `reread` opens the catalog
+/// again, to name the products of lines that a conflict refers back to.
+///
+/// Returns the number of records.
 ///
 /// # Errors
 /// Every problem found, with its line number, up to [`MAX_LINE_ERRORS`] (the last one
 /// then says that reading stopped); an empty catalog, and a read failure, are errors too.
-pub fn parse_ndjson(
+pub fn check_ndjson<R: BufRead>(
+    reader: R,
+    on_progress: impl FnMut(u64),
+    reread: impl FnOnce() -> std::io::Result<R>,
+) -> Result<usize, Vec<LineError>> {
+    let mut n = 0;
+    scan(reader, on_progress, |_, _| n += 1).map_err(|failed| failed.resolve(reread))?;
+    Ok(n)
+}
+
+/// The lines of a catalog that [`check_ndjson`] passed, numbered (1-based), blank lines
+/// skipped, for the import to parse again in parallel. A read failure ends the iteration
+/// with an error.
+pub fn read_lines(reader: impl BufRead) -> impl Iterator<Item = std::io::Result<(usize, Vec<u8>)>> {
+    let mut reader = reader;
+    let mut line_no = 0usize;
+    std::iter::from_fn(move || {
+        loop {
+            let mut buf = Vec::new();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
+                Ok(_) => {
+                    line_no += 1;
+                    if buf.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    if line_no == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
+                        buf.drain(..3);
+                    }
+                    return Some(Ok((line_no, buf)));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    })
+}
+
+/// Parses one line as [`read_lines`] gives it (line break included).
+///
+/// # Errors
+/// As [`parse_line`], plus invalid UTF-8.
+pub fn parse_bytes(bytes: &[u8]) -> Result<CatalogRecord, String> {
+    match std::str::from_utf8(bytes) {
+        Err(e) => Err(format!(
+            "not valid UTF-8 (first bad byte at column {})",
+            e.valid_up_to() + 1
+        )),
+        Ok(text) => parse_line(text.trim_end_matches(['\n', '\r'])),
+    }
+}
+
+/// A failed [`scan`]: the errors, some of which name another line's product once it is
+/// known (see [`Failed::resolve`]).
+struct Failed {
+    errors: Vec<LineError>,
+    /// (index into `errors`, the earlier line whose product the message names).
+    unnamed: Vec<(usize, usize)>,
+}
+
+/// Where a conflict message names the earlier line's product.
+const PRODUCT_OF_LINE: &str = "\u{0}product\u{0}";
+
+impl Failed {
+    /// Fills in the products that conflict messages name, reading those lines again
+    /// (only ever on failure, for at most [`MAX_LINE_ERRORS`] lines).
+    fn resolve<R: BufRead>(self, reread: impl FnOnce() -> std::io::Result<R>) -> Vec<LineError> {
+        let Failed {
+            mut errors,
+            unnamed,
+        } = self;
+        if unnamed.is_empty() {
+            return errors;
+        }
+        let wanted: HashSet<usize> = unnamed.iter().map(|&(_, line)| line).collect();
+        let mut names: HashMap<usize, String> = HashMap::new();
+        if let Ok(reader) = reread() {
+            for (line, bytes) in read_lines(reader).map_while(Result::ok) {
+                if wanted.contains(&line) {
+                    if let Ok(r) = parse_bytes(&bytes) {
+                        names.insert(line, format!("product {}", r.brand_mpn.product_id()));
+                    }
+                    if names.len() == wanted.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (index, line) in unnamed {
+            let name = names
+                .get(&line)
+                .map_or("another product", String::as_str)
+                .to_owned();
+            let e = &mut errors[index];
+            e.message = e.message.replace(PRODUCT_OF_LINE, &name);
+        }
+        errors
+    }
+}
+
+/// Reads every line, validating it and the catalog as a whole; hands each valid record
+/// to `on_record` with its line number.
+fn scan(
     mut reader: impl BufRead,
     mut on_progress: impl FnMut(u64),
-) -> Result<Vec<CatalogRecord>, Vec<LineError>> {
-    let mut records = Vec::new();
-    let mut errors: Vec<LineError> = Vec::new();
+    mut on_record: impl FnMut(usize, CatalogRecord),
+) -> Result<(), Failed> {
+    let mut failed = Failed {
+        errors: Vec::new(),
+        unnamed: Vec::new(),
+    };
     let mut seen = Uniqueness::default();
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut bytes_read: u64 = 0;
     let mut line_no = 0usize;
+    let mut records = 0usize;
 
     loop {
         buf.clear();
@@ -235,11 +363,11 @@ pub fn parse_ndjson(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                errors.push(LineError {
+                failed.errors.push(LineError {
                     line: line_no + 1,
                     message: format!("could not read the catalog: {e}"),
                 });
-                return Err(errors);
+                return Err(failed);
             }
         };
         line_no += 1;
@@ -250,101 +378,144 @@ pub fn parse_ndjson(
         if line_no == 1 {
             bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         }
-        let outcome = match std::str::from_utf8(bytes) {
-            Err(e) => Err(format!(
-                "not valid UTF-8 (first bad byte at column {})",
-                e.valid_up_to() + 1
-            )),
-            Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => parse_line(text.trim_end_matches(['\n', '\r']))
-                .and_then(|r| seen.check(&r, line_no).map(|()| r)),
-        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let outcome = parse_bytes(bytes).and_then(|r| match seen.check(&r, line_no) {
+            Ok(()) => Ok(r),
+            Err(Conflict::Plain(message)) => Err(message),
+            Err(Conflict::Names { message, line }) => {
+                failed.unnamed.push((failed.errors.len(), line));
+                Err(message)
+            }
+        });
         match outcome {
-            Ok(record) => records.push(record),
+            Ok(record) => {
+                records += 1;
+                if failed.errors.is_empty() {
+                    on_record(line_no, record);
+                }
+            }
             Err(message) => {
-                errors.push(LineError {
+                failed.errors.push(LineError {
                     line: line_no,
                     message,
                 });
-                if errors.len() == MAX_LINE_ERRORS {
+                if failed.errors.len() == MAX_LINE_ERRORS {
                     let more = reader.fill_buf().map_or(true, |b| !b.is_empty());
                     if more {
-                        let last = errors.last_mut().expect("invariant: errors is non-empty");
+                        let last = failed
+                            .errors
+                            .last_mut()
+                            .expect("invariant: errors is non-empty");
                         // Writing to a String cannot fail.
                         let _ = write!(
                             last.message,
                             "; stopped after {MAX_LINE_ERRORS} errors, later lines were not checked"
                         );
                     }
-                    return Err(errors);
+                    return Err(failed);
                 }
             }
         }
     }
 
-    if !errors.is_empty() {
-        return Err(errors);
+    if !failed.errors.is_empty() {
+        return Err(failed);
     }
-    if records.is_empty() {
-        return Err(vec![LineError {
+    if records == 0 {
+        failed.errors.push(LineError {
             line: line_no + 1,
             message: "the catalog holds no records (it is empty or only has blank lines)"
                 .to_owned(),
-        }]);
+        });
+        return Err(failed);
     }
-    Ok(records)
+    Ok(())
+}
+
+/// A catalog-wide problem with a record.
+enum Conflict {
+    Plain(String),
+    /// The message holds [`PRODUCT_OF_LINE`], to be replaced by `line`'s product.
+    Names {
+        message: String,
+        line: usize,
+    },
 }
 
 /// Catalog-wide checks: which line first claimed a product-locale, an EAN or a SKU.
+/// Keys and products are held as 128-bit hashes (collisions are out of reach at any
+/// catalog size), so memory is a few dozen bytes per record whatever the content.
 #[derive(Default)]
 struct Uniqueness {
-    product_locales: HashMap<(BrandMpn, Locale), usize>,
-    eans: HashMap<Gtin14, (BrandMpn, usize)>,
-    skus: HashMap<(Retailer, Sku), (BrandMpn, usize)>,
+    /// hash(product, locale) → line.
+    product_locales: HashMap<u128, u32>,
+    /// EAN → (hash(product), line).
+    eans: HashMap<Gtin14, (u128, u32)>,
+    /// hash(retailer, SKU) → (hash(product), line).
+    skus: HashMap<u128, (u128, u32)>,
+}
+
+fn hash_of(parts: &[&str]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        // A separator no part contains, so ("ab", "c") and ("a", "bc") differ.
+        h.update(&[0xff]);
+    }
+    h.digest128()
 }
 
 impl Uniqueness {
-    fn check(&mut self, r: &CatalogRecord, line: usize) -> Result<(), String> {
-        let key = (r.brand_mpn.clone(), r.locale.clone());
+    fn check(&mut self, r: &CatalogRecord, line: usize) -> Result<(), Conflict> {
+        let product = hash_of(&[&r.brand_mpn.brand, &r.brand_mpn.mpn]);
+        let key = hash_of(&[&r.brand_mpn.brand, &r.brand_mpn.mpn, r.locale.as_str()]);
+        let line32 = u32::try_from(line).unwrap_or(u32::MAX);
         if let Some(first) = self.product_locales.get(&key) {
-            return Err(format!(
+            return Err(Conflict::Plain(format!(
                 "product {} in locale {} already appeared on line {first}; give each product-locale once",
                 r.brand_mpn.product_id(),
                 r.locale
-            ));
+            )));
         }
         for ean in &r.eans {
-            if let Some((other, first)) = self.eans.get(ean) {
-                if *other != r.brand_mpn {
-                    return Err(format!(
-                        "ean {ean} is also given for product {} on line {first}; an EAN names one product",
-                        other.product_id()
-                    ));
+            if let Some(&(other, first)) = self.eans.get(ean) {
+                if other != product {
+                    return Err(Conflict::Names {
+                        message: format!(
+                            "ean {ean} is also given for {PRODUCT_OF_LINE} on line {first}; an EAN names one product"
+                        ),
+                        line: first as usize,
+                    });
                 }
             }
         }
-        for (retailer, sku) in &r.skus {
-            if let Some((other, first)) = self.skus.get(&(retailer.clone(), sku.clone())) {
-                if *other != r.brand_mpn {
-                    return Err(format!(
-                        "skus[{retailer:?}] {:?} is also given for product {} on line {first}; a retailer's SKU names one product",
-                        sku.as_str(),
-                        other.product_id()
-                    ));
+        let sku_keys: Vec<u128> = r
+            .skus
+            .iter()
+            .map(|(retailer, sku)| hash_of(&[retailer.as_str(), sku.as_str()]))
+            .collect();
+        for ((retailer, sku), k) in r.skus.iter().zip(&sku_keys) {
+            if let Some(&(other, first)) = self.skus.get(k) {
+                if other != product {
+                    return Err(Conflict::Names {
+                        message: format!(
+                            "skus[{retailer:?}] {:?} is also given for {PRODUCT_OF_LINE} on line {first}; a retailer's SKU names one product",
+                            sku.as_str(),
+                        ),
+                        line: first as usize,
+                    });
                 }
             }
         }
         // Only a record that passed every check claims its keys.
-        self.product_locales.insert(key, line);
+        self.product_locales.insert(key, line32);
         for ean in &r.eans {
-            self.eans
-                .entry(*ean)
-                .or_insert_with(|| (r.brand_mpn.clone(), line));
+            self.eans.entry(*ean).or_insert((product, line32));
         }
-        for (retailer, sku) in &r.skus {
-            self.skus
-                .entry((retailer.clone(), sku.clone()))
-                .or_insert_with(|| (r.brand_mpn.clone(), line));
+        for k in sku_keys {
+            self.skus.entry(k).or_insert((product, line32));
         }
         Ok(())
     }

@@ -121,20 +121,31 @@ impl Rng {
 /// The demo catalog with `products` products (see the module docs for its shape).
 #[must_use]
 pub fn demo_catalog(products: usize) -> Vec<CatalogRecord> {
-    let mut out = Vec::with_capacity(products * 3);
-    for i in 0..products {
-        let p = Product::new(i);
-        let mut langs = vec![(&EN, "en-GB"), (&DE, "de-DE")];
-        if i % 3 == 0 {
-            langs.push((&FR, "fr-FR"));
-            langs.push((&DE, "de"));
-        }
-        for (lang, tag) in langs {
+    demo_records(products).collect()
+}
+
+/// The records of [`demo_catalog`], made one product at a time, so a catalog of any
+/// size streams in bounded memory.
+pub fn demo_records(products: usize) -> impl Iterator<Item = CatalogRecord> + Send {
+    (0..products).flat_map(product_records)
+}
+
+/// The records (one per locale) of demo product `i`.
+fn product_records(i: usize) -> Vec<CatalogRecord> {
+    let p = Product::new(i);
+    let mut langs = vec![(&EN, "en-GB"), (&DE, "de-DE")];
+    if i % 3 == 0 {
+        langs.push((&FR, "fr-FR"));
+        langs.push((&DE, "de"));
+    }
+    langs
+        .into_iter()
+        .map(|(lang, tag)| {
             // Each locale has its own stream: translations differ in length, too.
             let mut rng = Rng::for_product(i);
             rng.0 ^= xxhash_rust::xxh3::xxh3_64(tag.as_bytes());
             let html = p.render(lang, tag, &mut rng);
-            out.push(CatalogRecord {
+            CatalogRecord {
                 brand: p.brand.to_owned(),
                 brand_mpn: p.brand_mpn.clone(),
                 mpn: p.mpn.clone(),
@@ -147,24 +158,25 @@ pub fn demo_catalog(products: usize) -> Vec<CatalogRecord> {
                     .map(|r| (*r).to_owned())
                     .collect(),
                 skus: p.skus.clone(),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 /// One `/v1/fragment` path per product of `demo_catalog(products)`, by EAN, as
 /// `shop-one` in `en-GB`: every one resolves to content. For load tests.
 #[must_use]
 pub fn request_paths(products: usize) -> Vec<String> {
-    (0..products)
-        .map(|i| {
-            format!(
-                "/v1/fragment?retailer=shop-one&locale=en-GB&ean={}",
-                ean13(i)
-            )
-        })
-        .collect()
+    (0..products).map(request_path).collect()
+}
+
+/// Product `i`'s line of [`request_paths`].
+#[must_use]
+pub fn request_path(i: usize) -> String {
+    format!(
+        "/v1/fragment?retailer=shop-one&locale=en-GB&ean={}",
+        ean13(i)
+    )
 }
 
 /// Product `i`'s EAN-13: the demo EAN for 0; otherwise in the GS1 "restricted

@@ -467,12 +467,24 @@ impl StatsPage {
 }
 
 /// Where rollups are kept. Methods block: call them from `spawn_blocking`.
+/// Why an event store could not write or read counts. The text names the store (its URL
+/// redacted) and the cause, for logs; clients are never shown it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventStoreError {
+    /// The store could not be reached or refused the work; worth retrying.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// The store holds something this build cannot read.
+    #[error("event store returned unreadable data: {0}")]
+    Corrupt(String),
+}
+
 pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// Adds `rows` to the stored counts, in one transaction.
     ///
     /// # Errors
     /// The write failed; nothing of `rows` was added.
-    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()>;
+    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> Result<(), EventStoreError>;
 
     /// One page of the stored counts matching `filter`, ordered by day, retailer,
     /// product, locale, type: at most `limit` rows, the first ones after `after` (from
@@ -486,7 +498,7 @@ pub trait EventStore: Send + Sync + fmt::Debug + 'static {
         filter: &StatsFilter,
         after: Option<&StatsCursor>,
         limit: StatsLimit,
-    ) -> anyhow::Result<StatsPage>;
+    ) -> Result<StatsPage, EventStoreError>;
 }
 
 /// Why a body was refused: the index of the first bad event (if any) and a fixed reason.
@@ -970,7 +982,7 @@ impl Writer {
                 .record(started.elapsed().as_secs_f64());
             let error = match result {
                 Ok(Ok(())) => break,
-                Ok(Err(e)) => format!("{e:#}"),
+                Ok(Err(e)) => e.to_string(),
                 Err(e) => e.to_string(),
             };
             // The batch stays in memory and is retried: an accepted event is never dropped.

@@ -408,13 +408,13 @@ impl MemStore {
 }
 
 impl EventStore for MemStore {
-    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> anyhow::Result<()> {
+    fn write_rollup(&self, rows: &[(RollupKey, u64)]) -> Result<(), EventStoreError> {
         if self
             .failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
             .is_ok()
         {
-            anyhow::bail!("disk on fire");
+            return Err(EventStoreError::Unavailable("disk on fire".into()));
         }
         self.writes.fetch_add(1, Ordering::SeqCst);
         let mut map = self.rows.lock().unwrap();
@@ -429,7 +429,7 @@ impl EventStore for MemStore {
         _: &StatsFilter,
         _: Option<&StatsCursor>,
         _: StatsLimit,
-    ) -> anyhow::Result<StatsPage> {
+    ) -> Result<StatsPage, EventStoreError> {
         Ok(StatsPage::default())
     }
 }

@@ -1,7 +1,10 @@
 //! Origin stores: where fragments come from on a cache miss (DESIGN.md §5).
 //!
-//! The set of stores is closed, so [`connect`] matches on the URL scheme. The cache talks
-//! to every store through the object-safe [`Origin`] trait, which is also what tests stub.
+//! The set of stores is closed, so [`open`] matches on the scheme of a
+//! [`StoreUrl`] — the one place that does. It returns what the store provides: the
+//! [`Origin`] the cache talks to (object-safe, which is also what tests stub), and for the
+//! catalog stores the [`EventStore`] and the [`import::CatalogStore`] an import writes
+//! through.
 //!
 //! Invariants: "no content" is a normal answer ([`Lookup::NoContent`]), never an error;
 //! an [`OriginError`] says whether it is worth serving stale content instead
@@ -9,6 +12,7 @@
 
 pub mod guard;
 pub mod http;
+pub mod import;
 pub mod postgres;
 pub mod sqlite;
 
@@ -20,6 +24,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::domain::FragmentRequest;
+use crate::events::EventStore;
+use crate::store_url::{Scheme, StoreUrl};
 
 /// A boxed future, so that [`Origin`] stays object-safe. Only misses pay for the box.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -72,6 +78,9 @@ pub struct Invalidation {
     /// `brand:<b>`, `product:<id>`, `retailer:<r>`.
     pub surrogate_keys: Vec<String>,
     pub all: bool,
+    /// Drop the cached answers that named no product: an import added a product, an EAN
+    /// or a SKU that such a request may find now.
+    pub unidentified: bool,
 }
 
 impl Invalidation {
@@ -83,7 +92,7 @@ impl Invalidation {
     }
 
     pub fn is_empty(&self) -> bool {
-        !self.all && self.keys.is_empty() && self.surrogate_keys.is_empty()
+        !self.all && !self.unidentified && self.keys.is_empty() && self.surrogate_keys.is_empty()
     }
 }
 
@@ -166,26 +175,68 @@ pub fn content_version(html: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(html))
 }
 
-/// Opens the store named by `url` (`sqlite://PATH`, created when missing, or
-/// `http(s)://host/prefix`, an upstream content service).
+/// What a store provides, from [`open`].
+pub struct Store {
+    /// Answers cache misses.
+    pub origin: Arc<dyn Origin>,
+    /// Keeps the events rollup; `None` for an HTTP upstream, which keeps none.
+    pub events: Option<Arc<dyn EventStore>>,
+    /// Takes catalog imports; `None` for an HTTP upstream.
+    pub catalog: Option<Arc<dyn import::CatalogStore>>,
+    /// Which kind of store this is.
+    pub scheme: Scheme,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("kind", &self.origin.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the store named by `url`: a SQLite file (created when missing), a PostgreSQL
+/// database (connected to and migrated now, so a wrong URL or a foreign database fails
+/// at start), or an HTTP upstream (connected to on first use). `timeout` bounds every
+/// lookup. The one scheme dispatch of the crate.
 ///
 /// # Errors
-/// An unknown scheme, or a store that cannot be opened.
-pub fn connect(url: &str, timeout: Duration) -> anyhow::Result<Arc<dyn Origin>> {
-    match url.split_once("://") {
-        Some(("sqlite", path)) => Ok(Arc::new(sqlite::SqliteOrigin::open(path, timeout)?)),
-        // Connects and migrates on first use: this function cannot wait.
-        Some(("postgres" | "postgresql", _)) => {
-            Ok(Arc::new(postgres::PostgresOrigin::new(url, timeout)?))
+/// The store cannot be opened; the message names it without its password.
+pub async fn open(url: &StoreUrl, timeout: Duration) -> anyhow::Result<Store> {
+    use anyhow::Context as _;
+    let shown = url.redacted();
+    Ok(match url.scheme() {
+        Scheme::Sqlite => {
+            let path = url
+                .sqlite_path()
+                .expect("invariant: a sqlite:// URL has a path");
+            let s = Arc::new(
+                sqlite::SqliteOrigin::open(path, timeout)
+                    .with_context(|| format!("opening the store {shown}"))?,
+            );
+            Store {
+                origin: s.clone(),
+                events: Some(s.clone()),
+                catalog: Some(s),
+                scheme: Scheme::Sqlite,
+            }
         }
-        Some((scheme, _))
-            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
-        {
-            Ok(Arc::new(http::HttpOrigin::connect(url, timeout)?))
+        Scheme::Postgres => {
+            // Errors name the URL without its password.
+            let s =
+                Arc::new(postgres::PostgresOrigin::connect(url.as_secret_str(), timeout).await?);
+            Store {
+                origin: s.clone(),
+                events: Some(s.clone()),
+                catalog: Some(s),
+                scheme: Scheme::Postgres,
+            }
         }
-        Some((scheme, _)) => anyhow::bail!(
-            "origin.url scheme {scheme:?} is not supported by this build; use sqlite://PATH or http(s)://HOST/PREFIX"
-        ),
-        None => anyhow::bail!("origin.url must look like sqlite://PATH or http(s)://HOST/PREFIX"),
-    }
+        Scheme::Http => Store {
+            origin: Arc::new(http::HttpOrigin::connect(url.as_secret_str(), timeout)?),
+            events: None,
+            catalog: None,
+            scheme: Scheme::Http,
+        },
+    })
 }

@@ -171,7 +171,7 @@ async fn purge(
     let inv = Invalidation {
         keys: req.keys,
         surrogate_keys: req.surrogate_keys,
-        all: false,
+        ..Invalidation::default()
     };
     let (keys, surrogate_keys) = state.cache.apply(&inv).await?;
     tracing::info!(keys, surrogate_keys, "purged");

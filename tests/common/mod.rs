@@ -60,7 +60,13 @@ impl Answer {
 /// Imports an NDJSON file into a fresh SQLite store at `db`.
 pub fn import_fixture(db: &Path, file: &str) {
     let url = format!("sqlite://{}", db.display());
-    synedge::catalog::import::run_import(&url, Path::new(file), Duration::from_secs(5)).unwrap();
+    synedge::catalog::import::run_import(
+        &url,
+        Path::new(file),
+        Duration::from_secs(5),
+        synedge::catalog::write::Options::default(),
+    )
+    .unwrap();
 }
 
 impl TestServer {

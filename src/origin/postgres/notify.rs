@@ -47,9 +47,17 @@ pub fn payloads(inv: &Invalidation) -> Vec<String> {
     if inv.all {
         return vec![ALL.to_owned()];
     }
-    let empty = json(&Invalidation::default()).len();
+    // The first part carries `unidentified`; its length bounds every part's overhead.
+    let mut part = Invalidation {
+        unidentified: inv.unidentified,
+        ..Invalidation::default()
+    };
+    let empty = json(&Invalidation {
+        unidentified: true,
+        ..Invalidation::default()
+    })
+    .len();
     let mut out = Vec::new();
-    let mut part = Invalidation::default();
     let mut len = empty;
     let keys = inv.keys.iter().map(|k| (false, k));
     let surrogates = inv.surrogate_keys.iter().map(|k| (true, k));
@@ -260,7 +268,7 @@ mod tests {
         let inv = Invalidation {
             keys: vec!["shop-one|en-gb|ean:04006381333931".into()],
             surrogate_keys: vec!["brand:acme".into(), "product:acme/x100b".into()],
-            all: false,
+            ..Invalidation::default()
         };
         let p = payloads(&inv);
         assert_eq!(p.len(), 1);
@@ -281,7 +289,7 @@ mod tests {
             surrogate_keys: (0..900)
                 .map(|i| format!("product:brand{i}/mpn{i}"))
                 .collect(),
-            all: false,
+            ..Invalidation::default()
         };
         let p = payloads(&inv);
         assert!(p.len() > 3, "{}", p.len());
