@@ -373,6 +373,68 @@ fn import_rejects_a_bad_file_atomically_then_accepts_a_good_one() {
 }
 
 #[test]
+fn import_refuses_an_ean_of_another_brand_unless_told_to_reassign() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let set = format!("origin.url=sqlite://{}", db.display());
+    let import = |file: &Path, extra: &[&str]| {
+        synedge(dir.path())
+            .args(["--set", &set, "import"])
+            .arg(file)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let fixture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/catalog.ndjson"
+    ));
+    assert!(import(fixture, &[]).status.success());
+    // The fixture gives 4006381333931 to Acme's X-100/B.
+    let evil = dir.path().join("evil.ndjson");
+    std::fs::write(
+        &evil,
+        concat!(
+            r#"{"brand":"Borealis","mpn":"B1","locale":"en-GB","html":"<p>b</p>","retailers":["*"]}"#,
+            "\n",
+            r#"{"brand":"Evil","mpn":"E1","ean":["4006381333931"],"locale":"en-GB","html":"<p>evil</p>","retailers":["*"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = import(&evil, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "evil.ndjson: line 2:",
+        "Acme's product acme/x100b",
+        "Evil's product evil/e1",
+        "--reassign-gtins",
+        "1 problem found; nothing was written",
+    ] {
+        assert!(err.contains(part), "{part:?} not in {err}");
+    }
+    let store =
+        synedge::origin::sqlite::SqliteOrigin::open(db.to_str().unwrap(), Duration::from_secs(2))
+            .unwrap();
+    let change_counter = store.change_counter().unwrap();
+
+    let out = import(&evil, &["--reassign-gtins"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("imported 2 fragments for 2 products")
+            && said.contains("; 1 EAN reassigned from another brand"),
+        "{said}"
+    );
+    assert_eq!(store.change_counter().unwrap(), change_counter + 1);
+}
+
+#[test]
 fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, public, admin) = spawn_serve(dir.path(), &["--demo"]);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::postgres::TestDb;
-use synedge::catalog::write::{ImportSummary, Input, Options, write_catalog};
+use synedge::catalog::write::{ImportSummary, Input, Options, WriteError, write_catalog};
 use synedge::catalog::{CatalogRecord, parse_line};
 use synedge::domain::{BrandMpn, FragmentRequest, Gtin14, Locale, Retailer, Sku};
 use synedge::events::{
@@ -23,7 +23,7 @@ use synedge::events::{
 };
 use synedge::origin::import::CatalogStore;
 use synedge::origin::postgres::{LISTENER_NAME, PostgresOrigin, SCHEMA_VERSION};
-use synedge::origin::sqlite::SqliteOrigin;
+use synedge::origin::sqlite::{CHANGE_POLL_INTERVAL, SqliteOrigin};
 use synedge::origin::{Fragment, Invalidation, Lookup, Origin, content_version};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,14 +34,14 @@ async fn import(
     store: Arc<dyn CatalogStore>,
     records: &[CatalogRecord],
     options: Options,
-) -> anyhow::Result<ImportSummary> {
+) -> Result<ImportSummary, WriteError> {
     let records = records.to_vec();
     tokio::task::spawn_blocking(move || {
         let input = records
             .into_iter()
             .enumerate()
             .map(|(i, r)| Ok(Input::Record(i + 1, r)));
-        write_catalog(store.as_ref(), input, options, &|_| {}).map_err(anyhow::Error::from)
+        write_catalog(store.as_ref(), input, options, &|_| {})
     })
     .await
     .unwrap()
@@ -96,12 +96,40 @@ impl Store {
         }
     }
 
-    async fn import(&self, records: &[CatalogRecord]) -> anyhow::Result<ImportSummary> {
+    async fn import(&self, records: &[CatalogRecord]) -> Result<ImportSummary, WriteError> {
+        self.import_with(records, Options::default()).await
+    }
+
+    async fn import_with(
+        &self,
+        records: &[CatalogRecord],
+        options: Options,
+    ) -> Result<ImportSummary, WriteError> {
         let store: Arc<dyn CatalogStore> = match &self.0 {
             Backend::Sqlite { store, .. } => store.clone(),
             Backend::Postgres { store, .. } => store.clone(),
         };
-        import(store, records, Options::default()).await
+        import(store, records, options).await
+    }
+
+    /// What a running server on this store hears of imports: another origin on the same
+    /// file or database, listening (kept alive by the caller) from the moment this returns.
+    async fn listen(&self) -> (Box<dyn Origin>, tokio::sync::mpsc::Receiver<Invalidation>) {
+        match &self.0 {
+            Backend::Sqlite { path, .. } => {
+                let edge = SqliteOrigin::open(path.to_str().unwrap(), TIMEOUT).unwrap();
+                let rx = edge.invalidations().unwrap();
+                // The poller's first read of the change counter is its starting point.
+                tokio::time::sleep(CHANGE_POLL_INTERVAL * 2).await;
+                (Box::new(edge), rx)
+            }
+            Backend::Postgres { db, .. } => {
+                let edge = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
+                let rx = edge.invalidations().unwrap();
+                wait_listening(db, 1).await;
+                (Box::new(edge), rx)
+            }
+        }
     }
 
     async fn is_empty(&self) -> bool {
@@ -306,6 +334,9 @@ on_both_stores!(
     skus_map_to_products_per_retailer,
     an_ean_moves_to_the_product_that_claims_it_last,
     change_counter_counts_committed_imports,
+    an_ean_of_another_brand_is_refused_unless_reassigned,
+    imports_tell_running_servers_only_what_changed,
+    an_import_is_seen_whole_or_not_at_all,
     event_rollups_add_up_and_filter,
     event_rollups_page_in_key_order,
     concurrent_lookups_all_answer,
@@ -582,7 +613,13 @@ async fn an_ean_moves_to_the_product_that_claims_it_last(s: Store) {
     );
     let renamed = record("ACME", "x 100 b", &[], "fr", "<p>fr</p>", &["shop-one"]);
     let summary = s.import(&[thief, renamed]).await.unwrap();
-    assert_eq!(summary.products, 2);
+    assert_eq!((summary.products, summary.moved_eans), (2, 1));
+    assert!(
+        summary
+            .to_string()
+            .ends_with("; 1 EAN moved between products of one brand"),
+        "{summary}"
+    );
     let l = s
         .get("retailer=shop-one&locale=en-GB&ean=4006381333931")
         .await;
@@ -594,6 +631,182 @@ async fn an_ean_moves_to_the_product_that_claims_it_last(s: Store) {
         "ACME|x 100 b"
     );
     assert_eq!(s.scalar("SELECT count(*) FROM products").await, "2");
+}
+
+async fn an_ean_of_another_brand_is_refused_unless_reassigned(s: Store) {
+    s.import(&[acme()]).await.unwrap();
+    let borealis = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
+    let evil = record(
+        "Evil",
+        "E1",
+        &["4006381333931"],
+        "en-GB",
+        "<p>evil</p>",
+        &["*"],
+    );
+    let ean = "retailer=shop-one&locale=en-GB&ean=4006381333931";
+    match s.import(&[borealis.clone(), evil.clone()]).await {
+        Err(WriteError::Refused(lines)) => {
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert_eq!(lines[0].line, 2);
+            let m = &lines[0].message;
+            for part in [
+                "ean 04006381333931",
+                "Acme's product acme/x100b",
+                "Evil's product evil/e1",
+                "--reassign-gtins",
+            ] {
+                assert!(m.contains(part), "{part:?} not in {m}");
+            }
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Nothing of that import was written, not even the line before the conflict.
+    assert_eq!(found(&s.get(ean).await).product_id, "acme/x100b");
+    assert_eq!(s.scalar("SELECT count(*) FROM products").await, "1");
+    assert_eq!(s.change_counter().await, 1);
+
+    let reassign = Options {
+        reassign_gtins: true,
+    };
+    let summary = s.import_with(&[borealis, evil], reassign).await.unwrap();
+    assert_eq!((summary.reassigned_eans, summary.moved_eans), (1, 0));
+    assert!(
+        summary
+            .to_string()
+            .ends_with("; 1 EAN reassigned from another brand"),
+        "{summary}"
+    );
+    assert_eq!(found(&s.get(ean).await).product_id, "evil/e1");
+    // Acme's product is still there by brand and MPN.
+    let by_mpn = s
+        .get("retailer=shop-one&locale=en-GB&brand=Acme&mpn=X-100/B")
+        .await;
+    assert_eq!(found(&by_mpn).product_id, "acme/x100b");
+}
+
+async fn imports_tell_running_servers_only_what_changed(s: Store) {
+    let (_edge, mut rx) = s.listen().await;
+    let quiet = |rx: &mut tokio::sync::mpsc::Receiver<Invalidation>| {
+        assert!(rx.try_recv().is_err(), "unexpected invalidation");
+    };
+    // Long enough for a poll of the SQLite change log, and for a NOTIFY to arrive.
+    let within = CHANGE_POLL_INTERVAL * 4;
+
+    let borealis = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
+    s.import(&[acme(), borealis.clone()]).await.unwrap();
+    let inv = recv_within(&mut rx, within).await;
+    assert_eq!(
+        inv.surrogate_keys,
+        vec![
+            "brand:acme",
+            "brand:borealis",
+            "product:acme/x100b",
+            "product:borealis/b1"
+        ]
+    );
+    assert!(!inv.all);
+
+    // Nothing changed, nothing said.
+    s.import(&[acme(), borealis.clone()]).await.unwrap();
+    tokio::time::sleep(within).await;
+    quiet(&mut rx);
+
+    // New copy for one product; an EAN moving reaches the product that lost it.
+    let mut changed = acme();
+    changed.html = "<p>new</p>".into();
+    let thief = record(
+        "Borealis",
+        "B2",
+        &["4006381333931"],
+        "en-GB",
+        "<p>b2</p>",
+        &["*"],
+    );
+    let reassign = Options {
+        reassign_gtins: true,
+    };
+    s.import_with(&[changed, thief, borealis], reassign)
+        .await
+        .unwrap();
+    let inv = recv_within(&mut rx, within).await;
+    assert_eq!(
+        inv.surrogate_keys,
+        vec!["product:acme/x100b", "product:borealis/b2"]
+    );
+    assert!(!inv.all);
+
+    // A failed import says nothing: the change log and NOTIFY are transactional.
+    s.sql(
+        "CREATE TRIGGER no_fr BEFORE INSERT ON content WHEN NEW.locale = 'fr' \
+         BEGIN SELECT RAISE(ABORT, 'no french'); END;",
+        "CREATE FUNCTION no_fr() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.locale = 'fr' THEN RAISE EXCEPTION 'no french'; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER no_fr BEFORE INSERT ON content FOR EACH ROW EXECUTE FUNCTION no_fr();",
+    )
+    .await;
+    let mut fresh = acme();
+    fresh.html = "<p>newer</p>".into();
+    let fr = record("Acme", "X-100/B", &[], "fr", "<p>fr</p>", &["shop-one"]);
+    assert!(s.import(&[fresh, fr]).await.is_err());
+    tokio::time::sleep(within).await;
+    quiet(&mut rx);
+}
+
+/// A lookup during an import sees the catalog before it or after it, never a mix:
+/// once the first product written shows its new copy, so does the last.
+async fn an_import_is_seen_whole_or_not_at_all(s: Store) {
+    const N: usize = 1_000;
+    let catalog = |copy: &str| -> Vec<CatalogRecord> {
+        (0..N)
+            .map(|i| {
+                // Long enough to be compressed, so the import takes a while.
+                let html = format!("<p>{copy} {i}</p>").repeat(30);
+                record("Bulk", &format!("M{i}"), &[], "en", &html, &["*"])
+            })
+            .collect()
+    };
+    s.import(&catalog("old")).await.unwrap();
+    let copy = |l: &Lookup| -> &'static str {
+        let html = std::str::from_utf8(&found(l).html).unwrap().to_owned();
+        if html.starts_with("<p>old") {
+            "old"
+        } else {
+            assert!(html.starts_with("<p>new"), "{html}");
+            "new"
+        }
+    };
+    let first = "retailer=r&locale=en&brand=Bulk&mpn=M0";
+    let last = format!("retailer=r&locale=en&brand=Bulk&mpn=M{}", N - 1);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let new = catalog("new");
+    let (imported, seen) = tokio::join!(
+        async {
+            let r = s.import(&new).await;
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        },
+        async {
+            let mut seen = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let a = copy(&s.get(first).await);
+                let b = copy(&s.get(&last).await);
+                seen.push((a, b));
+            }
+            seen
+        }
+    );
+    imported.unwrap();
+    assert!(
+        !seen.contains(&("new", "old")),
+        "a lookup saw half an import: {seen:?}"
+    );
+    assert!(
+        seen.contains(&("old", "old")),
+        "no lookup ran during the import"
+    );
+    assert_eq!(copy(&s.get(first).await), "new");
+    assert_eq!(copy(&s.get(&last).await), "new");
 }
 
 async fn change_counter_counts_committed_imports(s: Store) {
@@ -1104,94 +1317,17 @@ async fn pg_the_listener_reconnects_and_then_drops_everything() {
     assert_eq!(recv_within(&mut rx, Duration::from_secs(1)).await, inv);
 }
 
+/// What an import changed is also in `imports_tell_running_servers_only_what_changed`;
+/// here, what does not fit one NOTIFY payload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_imports_notify_the_products_they_changed() {
-    let Some(db) = TestDb::create("pg_imports_notify_the_products_they_changed").await else {
+async fn pg_an_import_too_large_to_name_drops_everything() {
+    let Some(db) = TestDb::create("pg_an_import_too_large_to_name_drops_everything").await else {
         return;
     };
     let importer = Arc::new(PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap());
     let edge = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
     let mut rx = edge.invalidations().unwrap();
     wait_listening(&db, 1).await;
-    let quiet = |rx: &mut tokio::sync::mpsc::Receiver<Invalidation>| {
-        assert!(rx.try_recv().is_err(), "unexpected invalidation");
-    };
-
-    let borealis = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
-    import(
-        importer.clone(),
-        &[acme(), borealis.clone()],
-        Options::default(),
-    )
-    .await
-    .unwrap();
-    let inv = recv_within(&mut rx, Duration::from_secs(1)).await;
-    assert_eq!(
-        inv.surrogate_keys,
-        vec![
-            "brand:acme",
-            "brand:borealis",
-            "product:acme/x100b",
-            "product:borealis/b1"
-        ]
-    );
-
-    // Nothing changed, nothing said.
-    import(importer.clone(), &[acme(), borealis], Options::default())
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    quiet(&mut rx);
-
-    // New copy for one product; an EAN moving reaches the product that lost it.
-    let mut changed = acme();
-    changed.html = "<p>new</p>".into();
-    let thief = record(
-        "Borealis",
-        "B2",
-        &["4006381333931"],
-        "en-GB",
-        "<p>b2</p>",
-        &["*"],
-    );
-    let reassign = Options {
-        reassign_gtins: true,
-    };
-    import(importer.clone(), &[changed, thief], reassign)
-        .await
-        .unwrap();
-    let inv = recv_within(&mut rx, Duration::from_secs(1)).await;
-    assert_eq!(
-        inv.surrogate_keys,
-        vec!["product:acme/x100b", "product:borealis/b2"]
-    );
-
-    // A failed import says nothing: NOTIFY is transactional.
-    let bad = record("Acme", "X-100/B", &[], "fr", "<p>fr</p>", &["shop-one"]);
-    db.client()
-        .await
-        .batch_execute(
-            "CREATE FUNCTION no_fr() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'no french'; END $$; \
-             CREATE TRIGGER no_fr BEFORE INSERT ON content FOR EACH ROW EXECUTE FUNCTION no_fr();",
-        )
-        .await
-        .unwrap();
-    let mut fresh = acme();
-    fresh.html = "<p>newer</p>".into();
-    assert!(
-        import(importer.clone(), &[fresh, bad], Options::default())
-            .await
-            .is_err()
-    );
-    db.client()
-        .await
-        .batch_execute("DROP TRIGGER no_fr ON content")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    quiet(&mut rx);
-
     // Many products at once: "everything".
     let many: Vec<CatalogRecord> = (0..600)
         .map(|i| {
@@ -1332,4 +1468,88 @@ async fn pg_lookup_latency() {
         took[took.len() - 1]
     );
     assert!(p(0.5) < Duration::from_millis(50));
+}
+
+// ---------------------------------------------------------------------------------------
+// A running server.
+
+/// With 10,000 fragments warm, an import that changes one product (run as `synedge
+/// import` does, beside the server) leaves every other key a hit; re-importing the same
+/// file drops nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_drops_only_what_an_import_changed() {
+    use futures_util::StreamExt as _;
+    const N: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, changed: Option<usize>| {
+        let mut out = String::new();
+        for i in 0..N {
+            let copy = if Some(i) == changed { "new" } else { "old" };
+            let line = serde_json::json!({
+                "brand": "Bulk", "mpn": format!("M{i}"), "locale": "en",
+                "html": format!("<p>{copy} {i}</p>"), "retailers": ["*"],
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, out).unwrap();
+        path
+    };
+    let (first, second) = (write("first.ndjson", None), write("second.ndjson", Some(0)));
+    let server = common::TestServer::start_over(
+        |db| common::import_fixture(db, first.to_str().unwrap()),
+        |_| {},
+    )
+    .await;
+    let path = |i: usize| format!("/v1/fragment?retailer=shop-one&locale=en&brand=Bulk&mpn=M{i}");
+    let hits = || {
+        futures_util::stream::iter(0..N)
+            .map(|i| {
+                let p = path(i);
+                let server = &server;
+                async move {
+                    let a = server.get(&p).await;
+                    assert_eq!(a.status, 200, "{p}: {}", a.text());
+                    a.header("x-cache") == "HIT"
+                }
+            })
+            .buffer_unordered(16)
+            .filter(|hit| std::future::ready(*hit))
+            .count()
+    };
+    assert_eq!(hits().await, 0, "a fresh server has nothing cached");
+    assert_eq!(hits().await, N, "every fragment is cached after one pass");
+
+    let url = format!("sqlite://{}", server.db.display());
+    let import = |file: PathBuf| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            synedge::catalog::import::run_import(&url, &file, TIMEOUT, Options::default())
+        })
+    };
+    import(second.clone()).await.unwrap().unwrap();
+    // The server's poller applies the change log within a few polls.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.get(&path(0)).await.text().contains("new 0") {
+        assert!(
+            Instant::now() < deadline,
+            "the changed product was not refetched"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let warm = hits().await;
+    assert!(
+        warm >= N - N / 1000,
+        "only {warm} of {N} keys still hit after an import that changed one product"
+    );
+
+    import(second).await.unwrap().unwrap();
+    tokio::time::sleep(CHANGE_POLL_INTERVAL * 4).await;
+    assert_eq!(
+        hits().await,
+        N,
+        "re-importing unchanged content dropped fragments"
+    );
+    server.stop().await;
 }

@@ -90,7 +90,7 @@ impl TestServer {
     }
 
     /// A server over the store `fill` writes at the path it is given.
-    async fn start_over(fill: impl FnOnce(&Path), tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn start_over(fill: impl FnOnce(&Path), tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("catalog.db");
         fill(&db);
