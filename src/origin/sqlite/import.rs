@@ -20,7 +20,9 @@ use crate::compress::compress;
 use crate::origin::Invalidation;
 use crate::origin::import::{CatalogStore, CatalogWrite, ContentKey, Owner, Prepared, Written};
 
-const SQL_VERSION_BY_IDENTITY: &str = "SELECT c.version FROM content c \
+// `INDEXED BY`: the planner would take the primary key's index, equally selective, and
+// then read each multi-page row for its version (see `schema`).
+const SQL_VERSION_BY_IDENTITY: &str = "SELECT c.version FROM content c INDEXED BY content_versions \
      JOIN products p ON p.id = c.product_id \
      WHERE p.brand_norm = ?1 AND p.mpn_norm = ?2 AND c.locale = ?3";
 const SQL_PRODUCT: &str =
@@ -37,8 +39,8 @@ const SQL_SKU_OWNER: &str = "SELECT s.product_id, p.brand_norm, p.mpn_norm \
      WHERE s.retailer = ?1 AND s.sku = ?2";
 const SQL_CLAIM_SKU: &str = "INSERT INTO retailer_skus (retailer, sku, product_id) VALUES (?1, ?2, ?3) \
      ON CONFLICT (retailer, sku) DO UPDATE SET product_id = excluded.product_id";
-const SQL_STORED_VERSION: &str =
-    "SELECT version FROM content WHERE product_id = ?1 AND locale = ?2";
+const SQL_STORED_VERSION: &str = "SELECT version FROM content INDEXED BY content_versions \
+     WHERE product_id = ?1 AND locale = ?2";
 const SQL_UPSERT_CONTENT: &str = "INSERT INTO content (product_id, locale, html, gzip, br, version, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
      ON CONFLICT (product_id, locale) DO UPDATE SET html = excluded.html, \

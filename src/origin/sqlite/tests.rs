@@ -131,7 +131,8 @@ fn a_version_1_file_gains_the_rollup_table_and_change_log_and_keeps_its_catalog(
         // Turn it back into what a version 1 build wrote.
         let conn = origin.writer();
         conn.execute_batch(
-            "DROP TABLE event_rollup; DROP TABLE catalog_changes; PRAGMA user_version = 1;",
+            "DROP TABLE event_rollup; DROP TABLE catalog_changes; DROP INDEX content_versions; \
+             PRAGMA user_version = 1;",
         )
         .unwrap();
     }
@@ -144,6 +145,9 @@ fn a_version_1_file_gains_the_rollup_table_and_change_log_and_keeps_its_catalog(
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
+    // The index that lets an import read stored versions cheaply is back.
+    let reimported = import(&again, vec![acme()]).unwrap();
+    assert_eq!((reimported.changed, reimported.unchanged), (0, 1));
     assert_eq!(
         again
             .stats(&StatsFilter::default(), None, StatsLimit::MAX)
