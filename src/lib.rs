@@ -4,12 +4,15 @@
 //! into `signals`; nothing imports `server`):
 //! - [`config`]: configuration layers, validation.
 //! - [`domain`]: retailers, locales, GTINs, identities: pure parsing and normalizing.
-//! - [`origin`]: fragment stores behind the [`origin::Origin`] trait (SQLite).
-//! - [`catalog`]: the NDJSON import format, the importer, the demo catalog.
+//! - [`origin`]: fragment stores behind the [`origin::Origin`] trait (SQLite, PostgreSQL,
+//!   an HTTP upstream); [`origin::open`] is the one scheme dispatch, and
+//!   [`origin::import`] the narrow write interface the stores implement for imports.
+//! - [`catalog`]: the NDJSON import format, its streaming check, the one import algorithm
+//!   (`catalog::write`), the import command, the demo catalog. Above `origin`.
 //! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate.
 //! - [`compress`]: the gzip and brotli variants of a body, made once; a leaf.
 //! - [`events`]: beacons: validation, the bounded queue, the batch writer into daily
-//!   rollups ([`events::EventStore`], implemented by the SQLite store).
+//!   rollups ([`events::EventStore`], implemented by the SQLite and PostgreSQL stores).
 //! - [`signals`]: the metrics every module records into.
 //! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
 //! - [`scaler`]: the scaling policy, its loop, actuators and simulator.

@@ -24,7 +24,6 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -246,7 +245,7 @@ fn write_all(
     let mut summary = ImportSummary::default();
     let mut products: HashSet<u64> = HashSet::new();
     let mut touched = Touched::default();
-    let written_so_far = AtomicUsize::new(0);
+    let mut written_so_far = 0;
     for batch in done {
         let batch = batch?;
         let facts: Vec<Facts> = batch.iter().map(Facts::of).collect();
@@ -291,8 +290,8 @@ fn write_all(
             refused.sort_by_key(|e| e.line);
             return Err(WriteError::Refused(refused));
         }
-        let n = written_so_far.fetch_add(written.len(), Ordering::Relaxed) + written.len();
-        progress(n);
+        written_so_far += written.len();
+        progress(written_so_far);
     }
     summary.products = products.len();
     tx.commit(&touched.invalidation())?;

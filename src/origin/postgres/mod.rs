@@ -15,8 +15,8 @@
 //!
 //! Schema: versioned migrations applied once per process before first use, under an
 //! advisory lock so instances starting together do not race (see `schema`).
-//! [`PostgresOrigin::connect`] applies them at once and fails early; [`PostgresOrigin::new`]
-//! (what [`crate::origin::connect`] uses, which cannot wait) applies them on first use.
+//! [`PostgresOrigin::connect`] (what [`crate::origin::open`] uses) applies them at once and
+//! fails early; [`PostgresOrigin::new`], for callers that cannot wait, on first use.
 //!
 //! Invariants (as in SQLite):
 //! - An import is one transaction: a catalog is in the store completely or not at all.
