@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use super::notify::{self, CHANNEL};
-use super::{ARRAY_CHUNK, MAX_NOTIFIED_KEYS, PostgresOrigin, describe, describe_pool};
+use super::{ARRAY_CHUNK, MAX_NOTIFIED_KEYS, PostgresOrigin, describe, pooled};
 use crate::compress::compress;
 use crate::domain::Gtin14;
 use crate::origin::Invalidation;
@@ -103,10 +103,7 @@ impl CatalogStore for PostgresOrigin {
         let (pool, shown) = (self.pool.clone(), self.target.shown.clone());
         self.block_on_ready()?;
         self.block_on(async move {
-            let client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
+            let client = pooled(&pool, &shown).await?;
             let read = async {
                 let stmt = client.prepare_cached(SQL_STORED_VERSIONS).await?;
                 let mut out = vec![None; n];
@@ -171,10 +168,7 @@ impl PostgresOrigin {
         let (pool, shown) = (self.pool.clone(), self.target.shown.clone());
         self.block_on_ready()?;
         self.block_on(async move {
-            let client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
+            let client = pooled(&pool, &shown).await?;
             let row = client
                 .query_one(sql, &[])
                 .await
@@ -226,10 +220,10 @@ async fn run(
     mut cmds: mpsc::Receiver<Cmd>,
     began: oneshot::Sender<anyhow::Result<()>>,
 ) {
-    let mut client = match pool.get().await {
+    let mut client = match pooled(&pool, &shown).await {
         Ok(c) => c,
         Err(e) => {
-            let _ = began.send(Err(anyhow!("connecting to {shown}: {}", describe_pool(&e))));
+            let _ = began.send(Err(e));
             return;
         }
     };

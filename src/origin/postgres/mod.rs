@@ -192,10 +192,7 @@ impl PostgresOrigin {
     }
 
     async fn client(&self) -> anyhow::Result<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| anyhow!("connecting to {}: {}", self.target.shown, describe_pool(&e)))
+        pooled(&self.pool, &self.target.shown).await
     }
 
     /// Whether the store holds no content at all (then `serve --demo` seeds it).
@@ -383,6 +380,13 @@ fn describe(e: &tokio_postgres::Error) -> String {
             s
         }
     }
+}
+
+/// A connection from `pool`, or an error naming the store (`shown`) and why.
+async fn pooled(pool: &Pool, shown: &str) -> anyhow::Result<deadpool_postgres::Object> {
+    pool.get()
+        .await
+        .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))
 }
 
 fn describe_pool(e: &PoolError) -> String {

@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, anyhow};
 
-use super::{ARRAY_CHUNK, PostgresOrigin, describe, describe_pool, schema};
+use super::{ARRAY_CHUNK, PostgresOrigin, describe, pooled, schema};
 use crate::events::{
     EventStore, EventStoreError, RollupKey, StatsCursor, StatsFilter, StatsLimit, StatsPage,
     StatsRow,
@@ -72,10 +72,7 @@ impl PostgresOrigin {
         let ready = self.block_on_ready();
         self.block_on(async move {
             ready?;
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
+            let mut client = pooled(&pool, &shown).await?;
             let write = async {
                 let tx = client.transaction().await?;
                 let stmt = tx.prepare_cached(SQL_ROLLUP_ADD).await?;
@@ -115,10 +112,7 @@ impl PostgresOrigin {
         let ready = self.block_on_ready();
         self.block_on(async move {
             ready?;
-            let client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
+            let client = pooled(&pool, &shown).await?;
             let read_page = async {
                 let stmt = client.prepare_cached(SQL_STATS).await?;
                 let rows = client
@@ -167,10 +161,7 @@ impl PostgresOrigin {
         let pool = self.pool.clone();
         let shown = self.target.shown.clone();
         self.block_on(async move {
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|e| anyhow!("connecting to {shown}: {}", describe_pool(&e)))?;
+            let mut client = pooled(&pool, &shown).await?;
             schema::migrate(&mut client)
                 .await
                 .with_context(|| format!("preparing the schema of {shown}"))

@@ -158,21 +158,7 @@ impl ReadPool {
             let task = tokio::task::spawn_blocking(move || {
                 // The permit lives until the connection is back in the pool.
                 let _permit = permit;
-                let popped = pool
-                    .idle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .pop();
-                let conn = match popped {
-                    Some(c) => c,
-                    None => pool.open_reader().map_err(|e| map_error(&e))?,
-                };
-                let result = f(&conn).map_err(|e| map_error(&e));
-                pool.idle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(conn);
-                result
+                pool.blocking(f).map_err(|e| map_error(&e))
             });
             match task.await {
                 Ok(result) => result,
@@ -183,8 +169,8 @@ impl ReadPool {
         }
     }
 
-    /// Runs `f` on a pooled read-only connection, on this (blocking) thread: for the
-    /// import's diffing, a batch job that needs no permit.
+    /// Runs `f` on a pooled read-only connection, on this (blocking) thread; without a
+    /// permit, as the import's diffing (a batch job) does.
     fn blocking<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
