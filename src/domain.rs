@@ -122,6 +122,33 @@ impl Locale {
     }
 }
 
+/// `tag` (a valid language tag, any case) in the canonical casing of RFC 5646 §2.1.1:
+/// language lowercase, script title case, region uppercase, the rest lowercase, and
+/// everything from a singleton on (`-x-…`, `-u-…`) lowercase: `en-gb` → `en-GB`,
+/// `zh-hant-tw` → `zh-Hant-TW`, `es-419` → `es-419`.
+pub fn canonical_tag(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len());
+    let mut after_singleton = false;
+    for (i, part) in tag.split('-').enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        after_singleton |= i > 0 && part.len() == 1;
+        let alpha = part.bytes().all(|c| c.is_ascii_alphabetic());
+        if i == 0 || after_singleton {
+            out.push_str(&part.to_ascii_lowercase());
+        } else if alpha && part.len() == 2 {
+            out.push_str(&part.to_ascii_uppercase());
+        } else if alpha && part.len() == 4 {
+            out.push_str(&part[..1].to_ascii_uppercase());
+            out.push_str(&part[1..].to_ascii_lowercase());
+        } else {
+            out.push_str(&part.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 impl fmt::Display for Locale {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -416,6 +443,24 @@ impl FragmentRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_take_their_canonical_casing() {
+        for (tag, canonical) in [
+            ("en-gb", "en-GB"),
+            ("EN-GB", "en-GB"),
+            ("de", "de"),
+            ("fr-be", "fr-BE"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("ZH-HANT", "zh-Hant"),
+            ("es-419", "es-419"),
+            ("sl-rozaj-biske", "sl-rozaj-biske"),
+            ("en-us-x-twain", "en-US-x-twain"),
+            ("de-ch-u-co-phonebk", "de-CH-u-co-phonebk"),
+        ] {
+            assert_eq!(canonical_tag(tag), canonical, "{tag}");
+        }
+    }
 
     #[test]
     fn gtin_spellings_normalize_to_one_gtin14() {

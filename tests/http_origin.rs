@@ -282,11 +282,11 @@ async fn identities_then_locales_are_tried_in_order() {
     assert_eq!(
         up.paths(),
         [
-            "/c/shop/de-at/ean/04006381333931",
+            "/c/shop/de-AT/ean/04006381333931",
             "/c/shop/de/ean/04006381333931",
-            "/c/shop/de-at/mpn/acme/x1",
+            "/c/shop/de-AT/mpn/acme/x1",
             "/c/shop/de/mpn/acme/x1",
-            "/c/shop/de-at/sku/S1",
+            "/c/shop/de-AT/sku/S1",
             "/c/shop/de/sku/S1",
         ]
     );
@@ -310,6 +310,40 @@ async fn identities_then_locales_are_tried_in_order() {
         Lookup::NoContent { .. }
     ));
     assert_eq!(up.paths(), ["/c/shop/fr/sku/S2"]);
+}
+
+/// A content service keyed on canonical BCP 47 casing (what the README, the embed
+/// attributes and most services write) finds its content whatever casing the page used,
+/// and the language fallback asks for the bare language.
+#[tokio::test]
+async fn the_upstream_is_asked_in_canonical_locale_casing() {
+    let up = Upstream::start(|s| match s.path.as_str() {
+        "/c/shop/en-GB/ean/04006381333931" => Reply::ok("<p>en-GB</p>"),
+        "/c/shop/zh-Hant-TW/ean/04006381333931" => Reply::ok("<p>zh-Hant-TW</p>"),
+        "/c/shop/fr/ean/04006381333931" => Reply::ok("<p>fr</p>"),
+        _ => Reply::not_found(),
+    })
+    .await;
+    let o = up.origin("/c");
+    for (locale, html) in [
+        ("en-GB", "<p>en-GB</p>"),
+        ("en-gb", "<p>en-GB</p>"),
+        ("EN-GB", "<p>en-GB</p>"),
+        ("zh-hant-tw", "<p>zh-Hant-TW</p>"),
+        // fr-BE is not there; its language is.
+        ("fr-be", "<p>fr</p>"),
+    ] {
+        let q = format!("retailer=shop&locale={locale}&ean=4006381333931");
+        let f = found(o.fetch(&req(&q)).await.unwrap());
+        assert_eq!(f.html, html, "{locale}");
+    }
+    assert_eq!(
+        up.paths()[up.paths().len() - 2..],
+        [
+            "/c/shop/fr-BE/ean/04006381333931",
+            "/c/shop/fr/ean/04006381333931"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -362,7 +396,7 @@ async fn statuses_map_to_found_no_content_or_unavailable() {
             .header("last-modified", "Tue, 14 Nov 2023 22:13:20 GMT")
             .header("content-type", "text/html"),
         "/shop/en/sku/GONE" => Reply::status(410),
-        "/shop/en/sku/E500" | "/shop/en-gb/sku/E500" => Reply::status(500),
+        "/shop/en/sku/E500" | "/shop/en-GB/sku/E500" => Reply::status(500),
         "/shop/en/sku/E503" => Reply::status(503).header("retry-after", "5"),
         "/shop/en/sku/MOVED" => Reply::status(302).header("location", "/elsewhere"),
         "/shop/en/sku/E403" => Reply::status(403),
@@ -428,9 +462,9 @@ async fn statuses_map_to_found_no_content_or_unavailable() {
     assert_eq!(
         up.paths(),
         [
-            "/shop/en-gb/ean/04006381333931",
+            "/shop/en-GB/ean/04006381333931",
             "/shop/en/ean/04006381333931",
-            "/shop/en-gb/sku/E500"
+            "/shop/en-GB/sku/E500"
         ]
     );
 }
@@ -809,7 +843,7 @@ async fn credentials_in_the_url_become_basic_auth_and_are_never_shown() {
 async fn a_fragment_from_the_upstream_is_served_miss_then_hit() {
     let html = "<div class=\"inpage\"><h2>From the content service</h2></div>";
     let up = Upstream::start(move |s| {
-        if s.path == "/content/shop-one/en-gb/ean/04006381333931" {
+        if s.path == "/content/shop-one/en-GB/ean/04006381333931" {
             Reply::ok(html)
                 .header("etag", "\"upstream-1\"")
                 .header("cache-control", "max-age=300")
@@ -837,7 +871,7 @@ async fn a_fragment_from_the_upstream_is_served_miss_then_hit() {
     assert_eq!(b.status, StatusCode::OK);
     assert_eq!(b.text(), html);
     assert_eq!(b.header("x-cache"), "HIT");
-    assert_eq!(up.paths(), ["/content/shop-one/en-gb/ean/04006381333931"]);
+    assert_eq!(up.paths(), ["/content/shop-one/en-GB/ean/04006381333931"]);
 
     // No content upstream: 204, cached as a negative answer.
     let a = s.get(&common::acme("shop-two", "fr")).await;

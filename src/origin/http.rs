@@ -11,6 +11,9 @@
 //! {prefix}/{retailer}/{locale}/sku/{sku}
 //! ```
 //!
+//! `{locale}` is the BCP 47 tag in its canonical casing (`en-GB`, `de`, `zh-Hant-TW`),
+//! whatever the casing the page asked with.
+//!
 //! - Identities are tried in the order of DESIGN.md §2 (ean, brand+mpn, sku), and for
 //!   each the locale chain (exact, then language). `404`/`410` moves to the next
 //!   candidate; after the last, [`Lookup::NoContent`]. `200` is the fragment. Anything
@@ -61,7 +64,7 @@ use tokio::sync::Semaphore;
 pub use connector::{client_tls, system_tls, unverified_tls};
 
 use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
-use crate::domain::{BrandMpn, FragmentRequest, Gtin14, Sku, normalize_brand};
+use crate::domain::{BrandMpn, FragmentRequest, Gtin14, Sku, canonical_tag, normalize_brand};
 use crate::store_url::StoreUrl;
 use connector::Connector;
 
@@ -380,7 +383,9 @@ fn targets(req: &FragmentRequest) -> impl Iterator<Item = Target<'_>> {
 fn relative_path(retailer: &str, locale: &str, target: &Target<'_>) -> Option<String> {
     let mut p = String::with_capacity(64);
     push_segment(&mut p, retailer);
-    push_segment(&mut p, locale);
+    // Canonical casing (`en-GB`), as the embed attributes, the README and content
+    // services write it; the cache key keeps the lowercase form.
+    push_segment(&mut p, &canonical_tag(locale));
     match target {
         Target::Ean(g) => {
             push_segment(&mut p, "ean");
@@ -680,11 +685,11 @@ mod tests {
         assert_eq!(
             paths("retailer=shop&locale=de-AT&sku=S1&brand=Acme&mpn=X-1&ean=4006381333931"),
             [
-                "/shop/de-at/ean/04006381333931",
+                "/shop/de-AT/ean/04006381333931",
                 "/shop/de/ean/04006381333931",
-                "/shop/de-at/mpn/acme/x1",
+                "/shop/de-AT/mpn/acme/x1",
                 "/shop/de/mpn/acme/x1",
-                "/shop/de-at/sku/S1",
+                "/shop/de-AT/sku/S1",
                 "/shop/de/sku/S1",
             ]
         );
