@@ -227,10 +227,11 @@ async fn apply_invalidations(
             () = stop.cancelled() => return,
         };
         match state.cache.apply(&inv).await {
-            Ok((keys, surrogate_keys)) => {
+            Ok(purged) => {
                 tracing::info!(
-                    keys,
-                    surrogate_keys,
+                    keys = purged.keys,
+                    surrogate_keys = purged.surrogate_keys,
+                    entries = purged.entries,
                     all = inv.all,
                     "applied an invalidation from the store"
                 );

@@ -405,15 +405,25 @@ async fn purge_needs_the_token_and_takes_effect_at_once() {
         .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.json()["purged"]["keys"], 1);
+    assert_eq!(ok.json()["purged"]["entries"], 1, "{}", ok.text());
+    assert_eq!(ok.json()["broadcast"], false, "a SQLite store has no fleet");
+    // Purging it again, or a brand nobody has, removes nothing, and says so.
+    for nothing in [body, r#"{"surrogate_keys": ["brand:nobody"]}"#] {
+        let r = s
+            .admin_post("/admin/v1/purge", nothing, Some(common::TOKEN))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json()["purged"]["entries"], 0, "{nothing}: {}", r.text());
+    }
     assert_eq!(s.get(&path).await.header("x-cache"), "MISS");
 
     // Surrogate keys: by brand, product and retailer.
     let other = "/v1/fragment?retailer=shop-two&locale=de&ean=4006381333931";
     s.get(other).await;
-    for (sk, hit_after) in [
-        ("retailer:shop-two", false),
-        ("brand:ACME", false),
-        ("product:acme/x100b", false),
+    for (sk, hit_after, entries) in [
+        ("retailer:shop-two", false, 1),
+        ("brand:ACME", false, 2),
+        ("product:acme/x100b", false, 2),
     ] {
         s.get(&path).await;
         s.get(other).await;
@@ -425,6 +435,7 @@ async fn purge_needs_the_token_and_takes_effect_at_once() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{sk}");
+        assert_eq!(r.json()["purged"]["entries"], entries, "{sk}: {}", r.text());
         assert_eq!(
             s.get(other).await.header("x-cache") == "HIT",
             hit_after,

@@ -1243,7 +1243,10 @@ async fn pg_broadcast_reaches_another_instance_within_a_second() {
         ..Invalidation::default()
     };
     let sent = Instant::now();
-    a.broadcast(&inv).await.unwrap();
+    assert!(
+        a.broadcast(&inv).await.unwrap(),
+        "a PostgreSQL store has a fleet to tell"
+    );
     assert_eq!(recv_within(&mut rx, Duration::from_secs(1)).await, inv);
     eprintln!("broadcast → invalidation in {:?}", sent.elapsed());
 

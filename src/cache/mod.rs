@@ -125,6 +125,13 @@ impl Purge {
         p
     }
 
+    fn is_empty(&self) -> bool {
+        !self.unidentified
+            && self.brands.is_empty()
+            && self.products.is_empty()
+            && self.retailers.is_empty()
+    }
+
     fn matches(&self, s: &Surrogates) -> bool {
         (self.unidentified && s.product.is_none())
             || self.retailers.contains(&*s.retailer)
@@ -133,6 +140,17 @@ impl Purge {
                 .as_deref()
                 .is_some_and(|p| self.products.contains(p))
     }
+}
+
+/// What a purge named, and what it removed from this instance's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Fragment keys named.
+    pub keys: usize,
+    /// Surrogate keys named.
+    pub surrogate_keys: usize,
+    /// Entries dropped here.
+    pub entries: usize,
 }
 
 /// What every request waiting on one fetch is handed: `None` until it lands.
@@ -244,7 +262,6 @@ impl FragmentCache {
             .max_capacity(settings.max_bytes)
             .weigher(|_k: &String, v: &Arc<CachedFragment>| v.weight())
             .expire_after(EntryExpiry)
-            .support_invalidation_closures()
             .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             inner: Arc::new(Inner {
@@ -542,50 +559,47 @@ impl FragmentCache {
             .ok()
     }
 
-    /// Drops the entry for one normalized key at once.
-    pub async fn purge_key(&self, key: &str) {
-        self.inner.map.invalidate(key).await;
+    /// Drops the entry for one normalized key at once; whether there was one.
+    pub async fn purge_key(&self, key: &str) -> bool {
+        self.inner.map.remove(key).await.is_some()
     }
 
-    /// Drops every entry tagged with `key`; lookups stop returning them at once.
-    pub fn purge_surrogate(&self, key: SurrogateKey) {
-        let result = self
+    /// Drops every entry tagged with `key` at once; how many there were.
+    pub async fn purge_surrogate(&self, key: SurrogateKey) -> usize {
+        self.purge_where(|s| s.matches(&key)).await
+    }
+
+    /// Drops every entry whose surrogates `doomed` accepts, in one pass over the
+    /// entries; how many it dropped. Lookups stop returning each at once.
+    async fn purge_where(&self, doomed: impl Fn(&Surrogates) -> bool) -> usize {
+        let keys: Vec<Arc<String>> = self
             .inner
             .map
-            .invalidate_entries_if(move |_, v| v.surrogates.matches(&key));
-        if let Err(e) = result {
-            // Only possible if the builder lost `support_invalidation_closures`.
-            tracing::error!(error = %e, "surrogate purge failed; dropping the whole cache");
-            self.inner.map.invalidate_all();
+            .iter()
+            .filter(|(_, v)| doomed(&v.surrogates))
+            .map(|(k, _)| k)
+            .collect();
+        let mut dropped = 0;
+        for k in keys {
+            dropped += usize::from(self.inner.map.remove(k.as_str()).await.is_some());
         }
+        dropped
     }
 
-    /// Drops every entry `purge` matches, in one pass.
-    fn purge_matching(&self, purge: Purge) {
-        let purge = Arc::new(purge);
-        let result = self
-            .inner
-            .map
-            .invalidate_entries_if(move |_, v| purge.matches(&v.surrogates));
-        if let Err(e) = result {
-            // Only possible if the builder lost `support_invalidation_closures`.
-            tracing::error!(error = %e, "surrogate purge failed; dropping the whole cache");
-            self.inner.map.invalidate_all();
-        }
-    }
-
-    /// Drops everything.
-    pub fn purge_all(&self) {
+    /// Drops everything; how many entries there were.
+    pub fn purge_all(&self) -> usize {
+        let entries = self.inner.map.iter().count();
         self.inner.map.invalidate_all();
+        entries
     }
 
     /// Applies a purge: every key and surrogate key is validated first, so a bad one
-    /// purges nothing. Returns how many keys and surrogate keys it named.
+    /// purges nothing. Returns what it named and how many entries it dropped here.
     ///
     /// # Errors
     /// The first key that is not a fragment query, or surrogate key that is unknown,
     /// named by its list and position.
-    pub async fn apply(&self, inv: &Invalidation) -> Result<(usize, usize), BadKey> {
+    pub async fn apply(&self, inv: &Invalidation) -> Result<Purged, BadKey> {
         let bad = |field, index| {
             move |error| BadKey {
                 field,
@@ -610,34 +624,31 @@ impl FragmentCache {
             .enumerate()
             .map(|(i, s)| SurrogateKey::parse(s).map_err(bad("surrogate_keys", i)))
             .collect::<Result<Vec<_>, _>>()?;
-        let counts = (keys.len(), surrogates.len());
+        let mut purged = Purged {
+            keys: keys.len(),
+            surrogate_keys: surrogates.len(),
+            entries: 0,
+        };
         if inv.all {
-            self.purge_all();
+            purged.entries += self.purge_all();
         }
         for k in &keys {
-            self.purge_key(k).await;
+            purged.entries += usize::from(self.purge_key(k).await);
         }
-        match surrogates.len() {
-            0 => {}
-            1 => {
-                let s = surrogates.into_iter().next().expect("invariant: one key");
-                self.purge_surrogate(s);
-            }
-            // An import can name thousands of products: one pass over the entries for
-            // all of them, not one per key.
-            _ => self.purge_matching(Purge::of(surrogates)),
-        }
-        if inv.unidentified {
-            self.purge_matching(Purge {
-                unidentified: true,
-                ..Purge::default()
-            });
+        // An import can name thousands of products: one pass over the entries for all
+        // of them, not one per key.
+        let purge = Purge {
+            unidentified: inv.unidentified,
+            ..Purge::of(surrogates)
+        };
+        if !purge.is_empty() {
+            purged.entries += self.purge_where(|s| purge.matches(s)).await;
         }
         self.inner
             .metrics
             .purges
-            .increment((counts.0 + counts.1 + usize::from(inv.all)) as u64);
-        Ok(counts)
+            .increment((purged.keys + purged.surrogate_keys + usize::from(inv.all)) as u64);
+        Ok(purged)
     }
 
     /// The origin behind this cache (for fleet fan-out).

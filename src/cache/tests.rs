@@ -307,19 +307,25 @@ async fn purges_by_key_and_surrogate_key_take_effect_at_once() {
     let b = req("retailer=shop-two&locale=en-GB&ean=4006381333931");
     c.get(&a, admit).await.unwrap();
     c.get(&b, admit).await.unwrap();
-    c.purge_key(&a.cache_key()).await;
+    assert!(c.purge_key(&a.cache_key()).await);
+    assert!(!c.purge_key(&a.cache_key()).await, "already gone");
     assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Miss);
     assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Hit);
 
-    c.purge_surrogate(SurrogateKey::parse("retailer:shop-two").unwrap());
+    let purge = |k: &str| c.purge_surrogate(SurrogateKey::parse(k).unwrap());
+    assert_eq!(purge("retailer:shop-two").await, 1);
     assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Hit);
     assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Miss);
 
-    c.purge_surrogate(SurrogateKey::parse("brand:ACME").unwrap());
+    assert_eq!(purge("brand:ACME").await, 2);
     assert_eq!(c.get(&a, admit).await.unwrap().status, CacheStatus::Miss);
-    c.purge_surrogate(SurrogateKey::parse("product:acme/X-100/B").unwrap());
+    assert_eq!(
+        purge("product:acme/X-100/B").await,
+        1,
+        "only a was fetched again"
+    );
     assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Miss);
-    c.purge_surrogate(SurrogateKey::parse("brand:other").unwrap());
+    assert_eq!(purge("brand:other").await, 0);
     assert_eq!(c.get(&b, admit).await.unwrap().status, CacheStatus::Hit);
 }
 

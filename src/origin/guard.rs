@@ -207,7 +207,7 @@ impl Origin for Guarded {
         self.inner.kind()
     }
 
-    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<(), OriginError>> {
+    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<bool, OriginError>> {
         self.inner.broadcast(inv)
     }
 

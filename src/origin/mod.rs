@@ -153,11 +153,12 @@ pub trait Origin: Send + Sync + 'static {
     /// A short name for logs and metrics (`sqlite`, `postgres`, `http`).
     fn kind(&self) -> &'static str;
 
-    /// Tells every other instance sharing this store to apply `inv` (PostgreSQL: NOTIFY).
-    /// The default, for stores no fleet shares, has no one to tell.
-    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<(), OriginError>> {
+    /// Tells every other instance sharing this store to apply `inv` (PostgreSQL: NOTIFY);
+    /// whether there is a fleet to tell. The default, for stores no fleet shares, has no
+    /// one to tell.
+    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<bool, OriginError>> {
         let _ = inv;
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(false) })
     }
 
     /// Invalidations made elsewhere (other instances' purges, imports into the store),

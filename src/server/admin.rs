@@ -173,16 +173,30 @@ async fn purge(
         surrogate_keys: req.surrogate_keys,
         ..Invalidation::default()
     };
-    let (keys, surrogate_keys) = state.cache.apply(&inv).await?;
-    tracing::info!(keys, surrogate_keys, "purged");
+    let purged = state.cache.apply(&inv).await?;
+    tracing::info!(
+        keys = purged.keys,
+        surrogate_keys = purged.surrogate_keys,
+        entries = purged.entries,
+        "purged"
+    );
     // Then every other instance sharing the store (fleet mode). Purged here either way;
     // a failed fan-out is an error so the caller retries (purging is idempotent).
-    if let Err(e) = state.cache.origin().broadcast(&inv).await {
-        tracing::warn!(error = %e, "purge fan-out failed");
-        return Err(ApiError::FanoutFailed);
-    }
+    let broadcast = match state.cache.origin().broadcast(&inv).await {
+        Ok(sent) => sent,
+        Err(e) => {
+            tracing::warn!(error = %e, "purge fan-out failed");
+            return Err(ApiError::FanoutFailed);
+        }
+    };
+    // `entries`: what this instance dropped (others report their own in their logs).
     Ok(axum::Json(serde_json::json!({
-        "purged": { "keys": keys, "surrogate_keys": surrogate_keys }
+        "purged": {
+            "entries": purged.entries,
+            "keys": purged.keys,
+            "surrogate_keys": purged.surrogate_keys,
+        },
+        "broadcast": broadcast,
     }))
     .into_response())
 }

@@ -413,11 +413,12 @@ impl Origin for PostgresOrigin {
         "postgres"
     }
 
-    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<(), OriginError>> {
+    fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<bool, OriginError>> {
         Box::pin(async move {
             tokio::time::timeout(self.timeout, self.notify(inv))
                 .await
-                .map_err(|_| OriginError::Timeout(self.timeout))?
+                .map_err(|_| OriginError::Timeout(self.timeout))??;
+            Ok(true)
         })
     }
 
