@@ -66,6 +66,7 @@ impl App {
             instance: instance_name(),
             limiter: Arc::new(server::shed::Limiter::new(config.server.max_connections)),
             scaler_log: Arc::default(),
+            catalog_products: std::sync::atomic::AtomicI64::new(-1),
         });
         Ok(Self {
             config,
@@ -106,6 +107,8 @@ impl App {
         let stop_tasks = CancellationToken::new();
         let stop_serving = CancellationToken::new();
         tasks.spawn(upkeep(self.state.clone(), stop_tasks.clone()));
+        let counting = self.state.clone();
+        tasks.spawn(async move { count_products(&counting).await });
         if let Some(rx) = self.state.cache.origin().invalidations() {
             tasks.spawn(apply_invalidations(
                 self.state.clone(),
@@ -235,11 +238,30 @@ async fn apply_invalidations(
                     all = inv.all,
                     "applied an invalidation from the store"
                 );
+                // Products are only ever added, and an import that adds one says so.
+                if inv.all || inv.unidentified {
+                    count_products(&state).await;
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e.error.detail, list = e.field, index = e.index, "ignored an invalid invalidation from the store")
             }
         }
+    }
+}
+
+/// Counts the catalog's products into `/readyz` and `synedge_catalog_products`.
+async fn count_products(state: &AppState) {
+    match state.cache.origin().product_count().await {
+        Ok(Some(n)) => {
+            state.catalog_products.store(
+                i64::try_from(n).unwrap_or(i64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            state.metrics.catalog_products.set(n as f64);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "counting the catalog's products failed"),
     }
 }
 

@@ -289,6 +289,9 @@ async fn open_stores(
             tracing::info!(%summary, elapsed = ?started.elapsed(), "seeded the demo catalog");
         }
     }
+    if store.catalog.is_some() {
+        warn_if_empty(&url, store.origin.as_ref()).await;
+    }
     let events = if config.events.store.is_empty() || config.events.store == config.origin.url {
         store.events.clone()
     } else {
@@ -300,6 +303,29 @@ async fn open_stores(
         "an http(s) origin keeps no event counts: set events.store to sqlite://PATH or postgres://USER@HOST/DATABASE",
     )?;
     Ok((store.origin, events))
+}
+
+/// A store with no products answers 204 to everything, which looks like a working
+/// server: say so at start, naming the store (a SQLite file by its absolute path, so a
+/// relative default run from another directory shows) and how to fill it.
+async fn warn_if_empty(url: &StoreUrl, origin: &dyn origin::Origin) {
+    let store = match url.sqlite_path() {
+        Some(path) => {
+            std::path::absolute(path).map_or_else(|_| path.to_owned(), |p| p.display().to_string())
+        }
+        None => url.redacted(),
+    };
+    match origin.product_count().await {
+        Ok(Some(0)) => tracing::warn!(
+            %store,
+            "the catalog holds no products, so every fragment request answers 204 (no content); \
+             fill it with `synedge import FILE.ndjson` (same configuration), or start with \
+             `synedge serve --demo` for the demo catalog"
+        ),
+        Ok(Some(products)) => tracing::info!(%store, products, "catalog"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(%store, error = %e, "counting the catalog's products failed"),
+    }
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {

@@ -435,6 +435,35 @@ fn import_refuses_an_ean_of_another_brand_unless_told_to_reassign() {
 }
 
 #[test]
+fn serve_warns_when_the_catalog_is_empty_naming_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = synedge(dir.path())
+        .args(SERVE_ON_FREE_PORTS)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut before_listening = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("listening") {
+            break;
+        }
+        before_listening.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // The relative default, shown as the absolute path it resolved to.
+    let db = dir.path().canonicalize().unwrap().join("data/synedge.db");
+    let warning = before_listening
+        .iter()
+        .find(|l| l.contains("WARN") && l.contains("no products"))
+        .unwrap_or_else(|| panic!("no warning in {before_listening:#?}"));
+    assert!(warning.contains(&db.display().to_string()), "{warning}");
+    assert!(warning.contains("synedge import FILE.ndjson"), "{warning}");
+    assert!(warning.contains("204"), "{warning}");
+}
+
+#[test]
 fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, public, admin) = spawn_serve(dir.path(), &["--demo"]);

@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::Read;
+use std::time::Duration;
 
 use common::{TestServer, acme};
 use http::StatusCode;
@@ -331,6 +332,61 @@ async fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(
         (b.status, b.json()["error"].as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
+    s.stop().await;
+}
+
+/// `/readyz` and `synedge_catalog_products` say how many products the catalog holds,
+/// counted at start and again when an import adds some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_metrics_count_the_catalogs_products() {
+    let s = TestServer::start().await;
+    let wait_for = |want: &'static str| {
+        let s = &s;
+        async move {
+            for _ in 0..200 {
+                let ready = s.get("/readyz").await;
+                if ready.text().contains(want) {
+                    return ready;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("/readyz never said {want:?}");
+        }
+    };
+    wait_for("catalog_products 3\n").await;
+    let m = s.admin_get("/metrics").await;
+    assert!(
+        m.text().contains("\nsynedge_catalog_products 3\n"),
+        "{}",
+        m.text()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(
+        &more,
+        r#"{"brand":"Borealis","mpn":"Tent 3P","locale":"en-GB","html":"<p>3P</p>","retailers":["*"]}"#,
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", s.db.display());
+    tokio::task::spawn_blocking(move || {
+        synedge::catalog::import::run_import(
+            &url,
+            &more,
+            Duration::from_secs(5),
+            synedge::catalog::write::Options::default(),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    wait_for("catalog_products 4\n").await;
+    let m = s.admin_get("/metrics").await;
+    assert!(
+        m.text().contains("\nsynedge_catalog_products 4\n"),
+        "{}",
+        m.text()
     );
     s.stop().await;
 }

@@ -211,6 +211,10 @@ impl Origin for Guarded {
         self.inner.broadcast(inv)
     }
 
+    fn product_count(&self) -> BoxFuture<'_, Result<Option<u64>, OriginError>> {
+        self.inner.product_count()
+    }
+
     fn invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<Invalidation>> {
         self.inner.invalidations()
     }

@@ -153,6 +153,12 @@ pub trait Origin: Send + Sync + 'static {
     /// A short name for logs and metrics (`sqlite`, `postgres`, `http`).
     fn kind(&self) -> &'static str;
 
+    /// How many products the catalog holds; `None` when the store cannot tell (an HTTP
+    /// upstream). Counted, so asked rarely: at start and after imports.
+    fn product_count(&self) -> BoxFuture<'_, Result<Option<u64>, OriginError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Tells every other instance sharing this store to apply `inv` (PostgreSQL: NOTIFY);
     /// whether there is a fleet to tell. The default, for stores no fleet shares, has no
     /// one to tell.

@@ -64,6 +64,9 @@ pub struct AppState {
     pub limiter: Arc<shed::Limiter>,
     /// The scaler's decisions, when it runs in this process (`GET /admin/v1/scaler`).
     pub scaler_log: Arc<crate::scaler::controller::ScalerLog>,
+    /// Products in the catalog as last counted (`/readyz`); -1 until counted, and for
+    /// stores that cannot count.
+    pub catalog_products: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {

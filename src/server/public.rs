@@ -140,12 +140,18 @@ async fn healthz() -> &'static str {
 /// their own back-pressure: 503 with `Retry-After` per request once the queue is full.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.readiness.is_ready() {
-        format!(
+        let mut body = format!(
             "ready\nevents_queue_depth {}\nevents_queue_capacity {}\n",
             state.events.depth(),
             state.events.capacity()
-        )
-        .into_response()
+        );
+        let products = state
+            .catalog_products
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if products >= 0 {
+            body.push_str(&format!("catalog_products {products}\n"));
+        }
+        body.into_response()
     } else {
         ApiError::Unavailable("not ready: starting or draining").into_response()
     }

@@ -174,6 +174,8 @@ pub struct Metrics {
     cache_requests: [Counter; 4],
     pub cache_bytes: Gauge,
     pub cache_entries: Gauge,
+    /// Products in the catalog, when the store can count them.
+    pub catalog_products: Gauge,
     origin_requests: [Counter; 4],
     pub origin_duration: Histogram,
     pub purges: Counter,
@@ -408,6 +410,12 @@ impl Metrics {
                 "synedge_cache_entries",
                 None,
                 "Entries in the fragment cache.",
+                &[],
+            ),
+            catalog_products: r.gauge(
+                "synedge_catalog_products",
+                None,
+                "Products in the catalog store (counted at start and after imports; absent for an HTTP origin).",
                 &[],
             ),
             origin_duration: r.histogram(

@@ -413,6 +413,26 @@ impl Origin for PostgresOrigin {
         "postgres"
     }
 
+    fn product_count(&self) -> BoxFuture<'_, Result<Option<u64>, OriginError>> {
+        Box::pin(async move {
+            let count = async {
+                self.ensure_ready()
+                    .await
+                    .map_err(|e| OriginError::Unavailable(format!("{e:#}")))?;
+                let client = self.pool.get().await.map_err(|e| self.pool_error(&e))?;
+                let row = client
+                    .query_one("SELECT count(*) FROM products", &[])
+                    .await
+                    .map_err(|e| self.pg_error(&e))?;
+                let n: i64 = row.try_get(0).map_err(|e| self.pg_error(&e))?;
+                Ok(Some(u64::try_from(n).unwrap_or(0)))
+            };
+            tokio::time::timeout(self.timeout, count)
+                .await
+                .map_err(|_| OriginError::Timeout(self.timeout))?
+        })
+    }
+
     fn broadcast<'a>(&'a self, inv: &'a Invalidation) -> BoxFuture<'a, Result<bool, OriginError>> {
         Box::pin(async move {
             tokio::time::timeout(self.timeout, self.notify(inv))

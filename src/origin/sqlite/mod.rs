@@ -239,6 +239,13 @@ impl Origin for SqliteOrigin {
         "sqlite"
     }
 
+    fn product_count(&self) -> BoxFuture<'_, Result<Option<u64>, OriginError>> {
+        let work = self
+            .readers
+            .run(|c| c.query_row("SELECT count(*) FROM products", [], |r| r.get::<_, i64>(0)));
+        Box::pin(async move { Ok(Some(u64::try_from(work.await?).unwrap_or(0))) })
+    }
+
     /// Reads the change log: an import committed by another process (the command line,
     /// while the server runs) drops, within [`CHANGE_POLL_INTERVAL`], exactly what it
     /// changed (see `changes`).
