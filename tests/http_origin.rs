@@ -954,7 +954,11 @@ async fn https_upstreams_are_verified_against_the_given_roots() {
         ],
     );
     if !made {
-        println!("SKIPPED: openssl is not available to make test certificates");
+        common::skip(
+            "https_upstreams_are_verified_against_the_given_roots",
+            "SYNEDGE_REQUIRE_OPENSSL",
+            "openssl cannot make test certificates; install it (apt-get install openssl)",
+        );
         return;
     }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(d.join("leaf.pem"))
@@ -1030,7 +1034,11 @@ async fn https_upstreams_are_verified_against_the_given_roots() {
 async fn real_nginx_serving_files() {
     const NGINX: &str = "/usr/sbin/nginx";
     if !Path::new(NGINX).exists() {
-        println!("SKIPPED: {NGINX} is not installed (apt-get install nginx to run this test)");
+        common::skip(
+            "real_nginx_serving_files",
+            "SYNEDGE_REQUIRE_NGINX",
+            &format!("no {NGINX}; install it (apt-get install nginx)"),
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

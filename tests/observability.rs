@@ -1029,14 +1029,11 @@ fn promtool(test: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        assert!(
-            std::env::var_os("SYNEDGE_REQUIRE_PROMTOOL").is_none(),
-            "SYNEDGE_REQUIRE_PROMTOOL is set but promtool was not found \
-             (install Debian's prometheus package or set PROMTOOL)"
-        );
-        eprintln!(
-            "SKIPPED {test}: no promtool on this machine; install it (apt-get install \
-             prometheus) or set PROMTOOL=/path/to/promtool to run it"
+        common::skip(
+            test,
+            "SYNEDGE_REQUIRE_PROMTOOL",
+            "no promtool on this machine; install it (apt-get install prometheus) or set \
+             PROMTOOL=/path/to/promtool",
         );
     }
     found

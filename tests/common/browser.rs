@@ -52,14 +52,11 @@ impl Browser {
     /// there is none on this machine and none is required.
     pub async fn launch(test: &str) -> Option<Self> {
         let Some(bin) = find_chromium() else {
-            assert!(
-                std::env::var_os("SYNEDGE_REQUIRE_BROWSER").is_none(),
-                "SYNEDGE_REQUIRE_BROWSER is set but no Chromium was found \
-                 (set CHROMIUM or install Debian's chromium)"
-            );
-            eprintln!(
-                "SKIPPED {test}: no Chromium on this machine; install it (apt-get install \
-                 chromium) or set CHROMIUM=/path/to/chrome to run the browser tests"
+            super::skip(
+                test,
+                "SYNEDGE_REQUIRE_BROWSER",
+                "no Chromium on this machine; install it (apt-get install chromium) or set \
+                 CHROMIUM=/path/to/chrome",
             );
             return None;
         };

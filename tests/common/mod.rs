@@ -23,6 +23,26 @@ use synedge::origin::sqlite::SqliteOrigin;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// Says that `test` is skipped and why (`why` names the tool and how to install it),
+/// where `cargo test` shows it although the test passes: straight to the process's
+/// stderr, since the harness swallows a passing test's `eprintln!`. When `require_var`
+/// is set (`.ci/run` sets one per tool it installs), fails instead: there, nothing skips.
+pub fn skip(test: &str, require_var: &str, why: &str) {
+    use std::io::Write as _;
+    assert!(
+        std::env::var_os(require_var).is_none(),
+        "{require_var} is set, but {test} cannot run: {why}"
+    );
+    let line = format!("SKIPPED {test}: {why}");
+    let direct = std::fs::OpenOptions::new()
+        .append(true)
+        .open("/dev/stderr")
+        .and_then(|mut f| writeln!(f, "{line}"));
+    if direct.is_err() {
+        eprintln!("{line}");
+    }
+}
+
 pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/catalog.ndjson");
 pub const TOKEN: &str = "test-admin-token-0123456789";
 

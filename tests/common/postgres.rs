@@ -5,7 +5,6 @@
 //! `SYNEDGE_REQUIRE_POSTGRES` is set: then they fail, so CI cannot skip them silently.
 //! The URL must be a plain (non-TLS) one; the helper connects with tokio-postgres alone.
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,21 +19,13 @@ pub fn server_url(test: &str) -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            assert!(
-                std::env::var_os(REQUIRE_VAR).is_none(),
-                "{REQUIRE_VAR} is set but {URL_VAR} is not: {test} cannot run"
+            super::skip(
+                test,
+                REQUIRE_VAR,
+                &format!(
+                    "no PostgreSQL server (set {URL_VAR}, or run `bash .ci/run`, which starts one)"
+                ),
             );
-            let line =
-                format!("SKIPPED {test}: no PostgreSQL server (set {URL_VAR} or run .ci/run)");
-            // Straight to the process's stderr, so it shows although the test passes: the
-            // test harness captures eprintln! (and std::io::stderr) of passing tests.
-            let direct = std::fs::OpenOptions::new()
-                .append(true)
-                .open("/dev/stderr")
-                .and_then(|mut f| writeln!(f, "{line}"));
-            if direct.is_err() {
-                eprintln!("{line}");
-            }
             None
         }
     }
