@@ -219,6 +219,13 @@ fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let admin = bind(config.admin.listen).with_context(|| format!("binding admin.listen {}", config.admin.listen))?;
         let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
         tracing::info!(public = %public.local_addr()?, scheme, admin = %admin.local_addr()?, origin = %crate::url::redact(&config.origin.url), "listening");
+        if demo {
+            let mut at = public.local_addr()?;
+            if at.ip().is_unspecified() {
+                at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            tracing::info!("the demo is at {scheme}://{at}/demo");
+        }
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
         tokio::spawn(async move {

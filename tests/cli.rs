@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::process::{
-    SERVE_ON_FREE_PORTS, Server, http_get, http_post, log_field, oha, spawn_serve, synedge,
+    SERVE_ON_FREE_PORTS, Server, http_get, http_post, log_field, oha, spawn_serve, start_serve,
+    synedge,
 };
 
 #[test]
@@ -466,7 +467,20 @@ fn serve_warns_when_the_catalog_is_empty_naming_the_file_and_the_fix() {
 #[test]
 fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, public, admin) = spawn_serve(dir.path(), &["--demo"]);
+    let (mut child, public, admin, log) = start_serve(dir.path(), &["--demo"]);
+    // It says where the demo is, right after where it listens.
+    let demo = log
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no line after the listening one");
+    assert!(
+        demo.contains(&format!("the demo is at http://{public}/demo")),
+        "{demo}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&public, "/readyz").0 != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         dir.path().join("data/synedge.db").exists(),
         "the embedded default store is created"
