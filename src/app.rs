@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::events::{self, EventStore};
 use crate::origin::Origin;
 use crate::server::tls::{Tls, TlsError};
-use crate::server::{self, AppState, FragmentHeaders, ServeOptions};
+use crate::server::{self, AppState, ServeOptions};
 use crate::shutdown::Readiness;
 use crate::signals::Metrics;
 
@@ -53,7 +53,6 @@ impl App {
             metrics.clone(),
         ));
         let state = Arc::new(AppState {
-            fragment_headers: FragmentHeaders::new(&settings),
             cache: FragmentCache::new(settings, origin, metrics.clone()),
             metrics,
             readiness: Readiness::default(),

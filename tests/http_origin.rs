@@ -879,6 +879,59 @@ async fn a_fragment_from_the_upstream_is_served_miss_then_hit() {
     s.stop().await;
 }
 
+/// What clients and CDNs are told follows each entry's own lifetimes: the upstream's
+/// `max-age=30` and `stale-if-error`, `no-store` passed on; and hits carry `Age`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_control_follows_each_entry_and_hits_carry_age() {
+    let up = Upstream::start(|s| match s.path.as_str() {
+        "/c/shop-one/en-GB/ean/04006381333931" => {
+            Reply::ok("<p>thirty</p>").header("cache-control", "max-age=30, stale-if-error=600")
+        }
+        "/c/shop-two/en-GB/ean/04006381333931" => {
+            Reply::ok("<p>private</p>").header("cache-control", "no-store")
+        }
+        "/c/shop-three/en-GB/ean/04006381333931" => Reply::ok("<p>defaults</p>"),
+        _ => Reply::not_found(),
+    })
+    .await;
+    let url = up.url("/c");
+    let origin = synedge::origin::open(&StoreUrl::parse(&url).unwrap(), TIMEOUT)
+        .await
+        .unwrap()
+        .origin;
+    let s = common::TestServer::start_with_origin(origin, |c| {
+        c.origin.url = url.clone();
+        c.cache.ttl = Duration::from_secs(300);
+        c.cache.stale_while_revalidate = Duration::from_secs(60);
+        c.cache.stale_if_error = Duration::from_secs(3600);
+    })
+    .await;
+
+    let thirty = common::acme("shop-one", "en-GB");
+    let miss = s.get(&thirty).await;
+    assert_eq!(miss.header("x-cache"), "MISS");
+    let want = "public, max-age=30, stale-while-revalidate=60, stale-if-error=600";
+    assert_eq!(miss.header("cache-control"), want);
+    assert_eq!(miss.header("age"), "0");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let hit = s.get(&thirty).await;
+    assert_eq!(hit.header("x-cache"), "HIT");
+    assert_eq!(hit.header("cache-control"), want);
+    let age: u64 = hit.header("age").parse().unwrap();
+    assert!((1..30).contains(&age), "age {age}");
+
+    let private = s.get(&common::acme("shop-two", "en-GB")).await;
+    assert_eq!(private.status, StatusCode::OK);
+    assert_eq!(private.header("cache-control"), "no-store");
+
+    let defaults = s.get(&common::acme("shop-three", "en-GB")).await;
+    assert_eq!(
+        defaults.header("cache-control"),
+        "public, max-age=300, stale-while-revalidate=60, stale-if-error=3600"
+    );
+    s.stop().await;
+}
+
 /// Runs `openssl` with `args` in `dir`; `false` when it is missing or fails.
 fn openssl(dir: &Path, args: &[&str]) -> bool {
     std::process::Command::new("openssl")

@@ -168,6 +168,9 @@ pub struct CachedFragment {
     pub lifetimes: Lifetimes,
     /// The origin's validator, sent when this entry is revalidated.
     pub validator: Option<Box<str>>,
+    /// The `Cache-Control` sent with this entry, built once from its own lifetimes (or
+    /// `no-store`, when the origin said so).
+    pub cache_control: HeaderValue,
     /// Set while one background refresh runs, so a stale entry triggers exactly one.
     refreshing: AtomicBool,
     weight: u32,
@@ -201,6 +204,21 @@ impl Lifetimes {
     /// After this long nothing may serve the entry: moka can let it go.
     pub fn longest(&self) -> Duration {
         self.fresh + self.stale_while_revalidate.max(self.stale_if_error)
+    }
+
+    /// The `Cache-Control` that tells caches in front these same lifetimes; `no-store`
+    /// when the origin forbade keeping the answer.
+    pub fn cache_control(&self, no_store: bool) -> HeaderValue {
+        if no_store {
+            return HeaderValue::from_static("no-store");
+        }
+        HeaderValue::try_from(format!(
+            "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+            self.fresh.as_secs(),
+            self.stale_while_revalidate.as_secs(),
+            self.stale_if_error.as_secs()
+        ))
+        .expect("invariant: digits and ASCII make a valid header value")
     }
 }
 
@@ -249,8 +267,10 @@ impl CachedFragment {
             Lookup::NotModified { directives } => (None, None, None, None, directives),
         };
         let weight = ENTRY_OVERHEAD + key_len + content.as_ref().map_or(0, Content::weight);
+        let lifetimes = Lifetimes::new(settings, content.is_some(), &directives);
         Self {
-            lifetimes: Lifetimes::new(settings, content.is_some(), &directives),
+            cache_control: lifetimes.cache_control(directives.no_store),
+            lifetimes,
             content,
             surrogates: Surrogates {
                 retailer: retailer.as_str().into(),
@@ -272,11 +292,13 @@ impl CachedFragment {
         settings: &super::CacheSettings,
         directives: &Directives,
     ) -> Self {
+        let lifetimes = Lifetimes::new(settings, self.content.is_some(), directives);
         Self {
             content: self.content.clone(),
             surrogates: self.surrogates.clone(),
             stored_at,
-            lifetimes: Lifetimes::new(settings, self.content.is_some(), directives),
+            cache_control: lifetimes.cache_control(directives.no_store),
+            lifetimes,
             validator: self.validator.clone(),
             refreshing: AtomicBool::new(false),
             weight: self.weight,

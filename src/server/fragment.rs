@@ -1,6 +1,7 @@
 //! `GET`/`HEAD /v1/fragment` (DESIGN.md §3): parse → normalized key → cache → a response
-//! assembled from prebuilt parts. On a hit nothing is formatted or copied: the body is a
-//! `Bytes` clone and every header value is prebuilt (static, per config, or per entry).
+//! assembled from prebuilt parts. On a hit nothing is copied: the body is a `Bytes` clone
+//! and every header value is prebuilt (static, or per entry: `Cache-Control` from the
+//! entry's own lifetimes), but for `Age`, which is one integer.
 
 use std::sync::Arc;
 
@@ -14,31 +15,6 @@ use crate::domain::FragmentRequest;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
-
-/// `Cache-Control` values, built once from `[cache]`.
-#[derive(Debug, Clone)]
-pub struct FragmentHeaders {
-    pub positive: HeaderValue,
-    pub negative: HeaderValue,
-}
-
-impl FragmentHeaders {
-    pub fn new(s: &crate::cache::CacheSettings) -> Self {
-        let cc = |max_age: std::time::Duration| {
-            HeaderValue::try_from(format!(
-                "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
-                max_age.as_secs(),
-                s.stale_while_revalidate.as_secs(),
-                s.stale_if_error.as_secs()
-            ))
-            .expect("invariant: digits and ASCII make a valid header value")
-        };
-        Self {
-            positive: cc(s.ttl),
-            negative: cc(s.negative_ttl),
-        }
-    }
-}
 
 fn x_cache(status: CacheStatus) -> HeaderValue {
     HeaderValue::from_static(status.as_str())
@@ -56,22 +32,28 @@ pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Respo
         .get(&freq, || state.limiter.try_acquire_owned())
         .await
     {
-        Ok(served) => respond(&state, &parts.headers, &served),
+        Ok(served) => respond(&parts.headers, &served),
         Err(GetError::Origin(e)) => ApiError::from(e).into_response(),
         Err(GetError::Shed) => super::public::shed(),
     }
 }
 
-fn respond(state: &AppState, req_headers: &HeaderMap, served: &Served) -> Response {
-    let Some(content) = &served.entry.content else {
+fn respond(req_headers: &HeaderMap, served: &Served) -> Response {
+    let entry = &served.entry;
+    // How long ago the origin answered (RFC 9111 §5.1), so a cache in front counts this
+    // entry's max-age from then, not from now.
+    let age = HeaderValue::from(
+        tokio::time::Instant::now()
+            .saturating_duration_since(entry.stored_at)
+            .as_secs(),
+    );
+    let Some(content) = &entry.content else {
         // A 204 never carries `Content-Length` (RFC 9110 §8.6), not even for `HEAD`.
         let mut res = Response::new(super::protocol::empty_body());
         *res.status_mut() = StatusCode::NO_CONTENT;
         let h = res.headers_mut();
-        h.insert(
-            header::CACHE_CONTROL,
-            state.fragment_headers.negative.clone(),
-        );
+        h.insert(header::CACHE_CONTROL, entry.cache_control.clone());
+        h.insert(header::AGE, age);
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
         h.insert("x-cache", x_cache(served.status));
         return res;
@@ -80,10 +62,11 @@ fn respond(state: &AppState, req_headers: &HeaderMap, served: &Served) -> Respon
         content,
         req_headers,
         TEXT_HTML,
-        state.fragment_headers.positive.clone(),
-        2,
+        entry.cache_control.clone(),
+        3,
     );
     let h = res.headers_mut();
+    h.insert(header::AGE, age);
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     h.insert("x-cache", x_cache(served.status));
     res

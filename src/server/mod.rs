@@ -38,7 +38,6 @@ use crate::shutdown::Readiness;
 use crate::signals::Metrics;
 
 pub use error::ApiError;
-pub use fragment::FragmentHeaders;
 
 /// What handlers share. Built once by `App::build`.
 #[derive(Debug)]
@@ -46,8 +45,6 @@ pub struct AppState {
     pub cache: FragmentCache,
     pub metrics: Arc<Metrics>,
     pub readiness: Readiness,
-    /// `Cache-Control` values, formatted once from `[cache]`.
-    pub fragment_headers: FragmentHeaders,
     pub request_timeout: Duration,
     /// The longest wait between two reads of a request body (then 408).
     pub body_read_timeout: Duration,
