@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cache::{CacheSettings, FragmentCache};
-use crate::config::Config;
+use crate::config::{AccessLogFormat, Config};
 use crate::events::{self, EventStore};
 use crate::origin::Origin;
 use crate::server::tls::{Tls, TlsError};
@@ -131,8 +132,15 @@ impl App {
         // The admin listener stays plain HTTP: loopback by default, and in a cluster it is
         // scraped and polled from inside the pod network.
         let admin_opts = ServeOptions::new(&self.config);
+        let access_log = match self.config.server.access_log {
+            AccessLogFormat::Off => None,
+            AccessLogFormat::Json => {
+                Some(server::access_log::AccessLog::stdout().context("starting the access log")?)
+            }
+        };
         let public_opts = ServeOptions {
             tls: self.tls.as_ref().map(Tls::server_config),
+            access_log,
             ..admin_opts.clone()
         };
         let public = tokio::spawn(server::serve(

@@ -127,6 +127,18 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// Open connections beyond this wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// One line per request on stdout, for operators: `off` (the default) or `json`.
+    pub access_log: AccessLogFormat,
+}
+
+/// `server.access_log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogFormat {
+    #[default]
+    Off,
+    /// JSON lines: time, client, method, target, status, bytes, duration, cache.
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +152,7 @@ impl Default for ServerConfig {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            access_log: AccessLogFormat::Off,
         }
     }
 }

@@ -465,6 +465,63 @@ fn serve_warns_when_the_catalog_is_empty_naming_the_file_and_the_fix() {
 }
 
 #[test]
+fn the_access_log_writes_one_json_line_per_request_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = synedge(dir.path())
+        .args(SERVE_ON_FREE_PORTS)
+        .args(["--demo", "--set", "server.access_log=json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut public = String::new();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("listening") {
+            public = log_field(&line, "public");
+            break;
+        }
+    }
+    // Keep draining the log so the server never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    let path = "/v1/fragment?retailer=shop-one&locale=en-GB&ean=4006381333931";
+    assert_eq!(http_get(&public, path).0, 200);
+    assert_eq!(http_get(&public, path).0, 200);
+    assert_eq!(http_get(&public, "/v1/fragment?retailer=shop-one").0, 400);
+    let mut server = Server(child);
+    server.sigterm();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut server.0.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(server.wait().code(), Some(0));
+    let logged: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(logged.len(), 3, "{out}");
+    let (miss, hit, bad) = (&logged[0], &logged[1], &logged[2]);
+    assert_eq!(miss["method"], "GET");
+    assert_eq!(miss["target"], path);
+    assert_eq!(miss["status"], 200);
+    assert_eq!(
+        (miss["cache"].as_str(), hit["cache"].as_str()),
+        (Some("MISS"), Some("HIT"))
+    );
+    assert!(miss["bytes"].as_u64().unwrap() > 100, "{miss}");
+    assert!(miss["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert!(
+        miss["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{miss}"
+    );
+    assert!(miss["time"].as_str().unwrap().ends_with('Z'), "{miss}");
+    assert_eq!(
+        (bad["status"].as_u64(), bad["cache"].as_str()),
+        (Some(400), None)
+    );
+}
+
+#[test]
 fn serve_demo_seeds_an_empty_store_serves_it_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, public, admin, log) = start_serve(dir.path(), &["--demo"]);

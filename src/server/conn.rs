@@ -25,6 +25,7 @@
 
 use std::convert::Infallible;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -40,6 +41,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::access_log::{AccessLog, Entry};
 
 /// How long an HTTP/2 connection gets, after its GOAWAY, to close by itself.
 const GOAWAY_GRACE: Duration = Duration::from_secs(1);
@@ -208,6 +211,17 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 struct Tracked {
     router: axum::Router,
     life: Arc<Lifecycle>,
+    /// The access log and the client's address, when the log is on.
+    log: Option<(AccessLog, SocketAddr)>,
+}
+
+/// What the access log needs of a request before it is handed on.
+struct Logged {
+    log: AccessLog,
+    client: SocketAddr,
+    method: http::Method,
+    target: String,
+    started: std::time::Instant,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Tracked {
@@ -217,8 +231,19 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         use tower::ServiceExt as _;
+        let logged = self.log.as_ref().map(|(log, client)| Logged {
+            log: log.clone(),
+            client: *client,
+            method: req.method().clone(),
+            target: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_owned(), ToString::to_string),
+            started: std::time::Instant::now(),
+        });
         TrackedFuture {
             service: Some(self.life.begin()),
+            logged,
             inner: self.router.clone().oneshot(req.map(Body::new)),
         }
     }
@@ -227,6 +252,7 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
 pin_project_lite::pin_project! {
     struct TrackedFuture {
         service: Option<InService>,
+        logged: Option<Logged>,
         #[pin]
         inner: tower::util::Oneshot<axum::Router, Request<Body>>,
     }
@@ -238,6 +264,18 @@ impl Future for TrackedFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let res = ready!(this.inner.poll(cx))?;
+        if let Some(l) = this.logged.take() {
+            use http_body::Body as _;
+            l.log.record(&Entry {
+                client: l.client,
+                method: &l.method,
+                target: &l.target,
+                status: res.status().as_u16(),
+                bytes: res.body().size_hint().exact(),
+                duration: l.started.elapsed(),
+                headers: res.headers(),
+            });
+        }
         let service = this.service.take();
         Poll::Ready(Ok(res.map(|body| TrackedBody {
             body,
@@ -283,24 +321,30 @@ pub struct Shared {
     pub drain: CancellationToken,
     /// Closes what is still open when the drain's grace period ends.
     pub force: CancellationToken,
+    /// One line per request, when `server.access_log` is on (public listener only).
+    pub access_log: Option<AccessLog>,
 }
 
 /// Serves one connection, accepted at `accepted`, until it closes, its deadline
 /// passes, or `shared.force`.
 pub async fn drive(shared: Shared, stream: TcpStream, accepted: Instant) {
     let life = Arc::new(Lifecycle::new(accepted));
+    let log = match (&shared.access_log, stream.peer_addr()) {
+        (Some(log), Ok(client)) => Some((log.clone(), client)),
+        _ => None,
+    };
     match shared.tls.clone() {
-        None => serve(stream, shared, life).await,
+        None => serve(stream, shared, life, log).await,
         Some(config) => {
             let deadline = accepted + shared.timeouts.header_read;
             if let Some(stream) = super::tls::accept(config, stream, deadline).await {
-                serve(stream, shared, life).await;
+                serve(stream, shared, life, log).await;
             }
         }
     }
 }
 
-async fn serve<T>(io: T, shared: Shared, life: Arc<Lifecycle>)
+async fn serve<T>(io: T, shared: Shared, life: Arc<Lifecycle>, log: Option<(AccessLog, SocketAddr)>)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -320,6 +364,7 @@ where
     let service = Tracked {
         router,
         life: life.clone(),
+        log,
     };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);

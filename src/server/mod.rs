@@ -8,6 +8,7 @@
 //! `server.keep_alive_timeout`); on cancellation it stops accepting and lets open
 //! connections finish their in-flight requests within `shutdown.grace`.
 
+pub mod access_log;
 pub mod admin;
 pub mod body;
 mod conn;
@@ -88,6 +89,8 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// HTTPS when set (the public listener with `tls.cert` and `tls.key`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// One line per request (the public listener, with `server.access_log`).
+    pub access_log: Option<access_log::AccessLog>,
 }
 
 impl ServeOptions {
@@ -99,6 +102,7 @@ impl ServeOptions {
             max_connections: config.server.max_connections,
             grace: config.shutdown.grace,
             tls: None,
+            access_log: None,
         }
     }
 }
@@ -138,6 +142,7 @@ pub async fn serve(
         },
         drain: CancellationToken::new(),
         force: CancellationToken::new(),
+        access_log: opts.access_log.clone(),
     };
     let slots = Arc::new(Semaphore::new(opts.max_connections));
     loop {
