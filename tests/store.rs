@@ -504,7 +504,7 @@ async fn reimport_keeps_versions_and_updated_at(s: Store) {
     let first = s.import(&records).await.unwrap();
     assert_eq!(
         first.to_string(),
-        "imported 2 fragments for 1 products (2 new or changed, 0 unchanged)"
+        "imported 2 fragments for 1 product (2 new or changed, 0 unchanged)"
     );
     // Pretend the first import happened long ago, to see whether updated_at moves.
     let age = "UPDATE content SET updated_at = 1000";

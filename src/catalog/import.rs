@@ -226,7 +226,7 @@ mod tests {
         let s = run_import(&url, &file, Duration::from_secs(5), Options::default()).unwrap();
         assert_eq!(
             s.to_string(),
-            "imported 2 fragments for 1 products (2 new or changed, 0 unchanged)"
+            "imported 2 fragments for 1 product (2 new or changed, 0 unchanged)"
         );
         let s = run_import(&url, &file, Duration::from_secs(5), Options::default()).unwrap();
         assert_eq!((s.changed, s.unchanged), (0, 2));

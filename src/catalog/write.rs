@@ -73,12 +73,17 @@ pub struct ImportSummary {
 
 impl fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         write!(
             f,
-            "imported {} fragments for {} products ({} new or changed, {} unchanged)",
-            self.records, self.products, self.changed, self.unchanged
+            "imported {} fragment{} for {} product{} ({} new or changed, {} unchanged)",
+            self.records,
+            plural(self.records),
+            self.products,
+            plural(self.products),
+            self.changed,
+            self.unchanged
         )?;
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
         if self.moved_eans > 0 {
             write!(
                 f,
@@ -349,5 +354,37 @@ impl Touched {
             unidentified: self.unidentified,
             ..Invalidation::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_counts_in_words_that_agree() {
+        let one = ImportSummary {
+            records: 1,
+            products: 1,
+            changed: 1,
+            ..ImportSummary::default()
+        };
+        assert_eq!(
+            one.to_string(),
+            "imported 1 fragment for 1 product (1 new or changed, 0 unchanged)"
+        );
+        let many = ImportSummary {
+            records: 3,
+            products: 2,
+            unchanged: 3,
+            moved_eans: 2,
+            reassigned_eans: 1,
+            ..ImportSummary::default()
+        };
+        assert_eq!(
+            many.to_string(),
+            "imported 3 fragments for 2 products (0 new or changed, 3 unchanged); \
+             2 EANs moved between products of one brand; 1 EAN reassigned from another brand"
+        );
     }
 }

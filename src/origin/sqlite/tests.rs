@@ -388,7 +388,7 @@ async fn reimport_is_idempotent_and_keeps_updated_at() {
     assert_eq!(first.changed, 2);
     assert_eq!(
         first.to_string(),
-        "imported 2 fragments for 1 products (2 new or changed, 0 unchanged)"
+        "imported 2 fragments for 1 product (2 new or changed, 0 unchanged)"
     );
 
     // Pretend the first import happened long ago, to see whether updated_at moves.
