@@ -554,7 +554,7 @@ pub(crate) mod humantime_serde {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(|e| {
             serde::de::Error::custom(format!(
-                "{s:?} is not a duration such as \"250ms\", \"5s\" or \"5m\" ({e})"
+                "{s:?} is not a duration; write e.g. \"5m\", \"30s\" or \"250ms\" ({e})"
             ))
         })
     }
@@ -584,7 +584,12 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} configuration problem(s):", self.0.len())?;
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} configuration problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.0 {
             writeln!(f, "  - {e}")?;
         }
@@ -619,6 +624,7 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
     };
     let defaults =
         toml::Table::try_from(Config::default()).expect("invariant: the default config serializes");
+    let mut from = Provenance::new();
     for (name, value) in &sources.env {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -628,24 +634,28 @@ pub fn load(sources: &Sources<'_>) -> Result<Config, ConfigErrors> {
         }
         let path = path.to_ascii_lowercase().replace("__", ".");
         set_path(&mut table, &defaults, &path, value, name, &mut errors);
+        from.insert(path, name.clone());
     }
     for o in &sources.overrides {
         match o.split_once('=') {
-            Some((path, value)) => set_path(
-                &mut table,
-                &defaults,
-                path.trim(),
-                value,
-                "--set",
-                &mut errors,
-            ),
+            Some((path, value)) => {
+                set_path(
+                    &mut table,
+                    &defaults,
+                    path.trim(),
+                    value,
+                    "--set",
+                    &mut errors,
+                );
+                from.insert(path.trim().to_owned(), format!("--set {o}"));
+            }
             None => errors.push(ConfigError::new(
                 "--set",
                 format!("{o:?} is not section.key=value"),
             )),
         }
     }
-    let config = from_table(table, &mut errors);
+    let config = from_table(table, &from, &mut errors);
     errors.extend(config.validate());
     if errors.is_empty() {
         Ok(config)
@@ -658,9 +668,16 @@ fn read_file(path: &Path, errors: &mut Vec<ConfigError>) -> toml::Table {
     let where_ = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => text.parse::<toml::Table>().unwrap_or_else(|e| {
+            // file:line:column, as editors and compilers point at a place.
+            let at = e.span().map_or(where_.clone(), |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("{where_}:{line}:{column}")
+            });
             errors.push(ConfigError::new(
-                where_,
-                format!("not valid TOML: {}", e.message()),
+                at,
+                format!("not valid TOML: {}", e.message().trim()),
             ));
             toml::Table::new()
         }),
@@ -740,41 +757,202 @@ fn looks_like_toml_collection(raw: &str) -> bool {
     t.starts_with('[') || t.starts_with('{')
 }
 
-/// Reads each section on its own so that every bad section is reported.
-fn from_table(mut table: toml::Table, errors: &mut Vec<ConfigError>) -> Config {
-    fn section<T: for<'de> Deserialize<'de> + Default>(
-        table: &mut toml::Table,
-        name: &str,
-        errors: &mut Vec<ConfigError>,
-    ) -> T {
-        match table.remove(name) {
-            None => T::default(),
-            Some(v) => v.try_into().unwrap_or_else(|e: toml::de::Error| {
-                errors.push(ConfigError::new(
-                    format!("[{name}]"),
-                    e.message().trim().to_owned(),
-                ));
-                T::default()
-            }),
-        }
-    }
+/// Where each key set by a variable or a flag came from (`SYNEDGE_CACHE__TTL`, `--set`),
+/// so that its problem says so; keys not in it came from the file.
+type Provenance = std::collections::HashMap<String, String>;
+
+const SECTIONS: [&str; 8] = [
+    "server", "admin", "origin", "cache", "tls", "events", "scaler", "shutdown",
+];
+
+/// Reads each section key by key, so that every bad key is reported, by its own name.
+fn from_table(mut table: toml::Table, from: &Provenance, errors: &mut Vec<ConfigError>) -> Config {
     let config = Config {
-        server: section(&mut table, "server", errors),
-        admin: section(&mut table, "admin", errors),
-        origin: section(&mut table, "origin", errors),
-        cache: section(&mut table, "cache", errors),
-        tls: section(&mut table, "tls", errors),
-        events: section(&mut table, "events", errors),
-        scaler: section(&mut table, "scaler", errors),
-        shutdown: section(&mut table, "shutdown", errors),
+        server: section(&mut table, "server", from, errors),
+        admin: section(&mut table, "admin", from, errors),
+        origin: section(&mut table, "origin", from, errors),
+        cache: section(&mut table, "cache", from, errors),
+        tls: section(&mut table, "tls", from, errors),
+        events: section(&mut table, "events", from, errors),
+        scaler: section(&mut table, "scaler", from, errors),
+        shutdown: section(&mut table, "shutdown", from, errors),
     };
     for unknown in table.keys() {
+        let hint = nearest(unknown, SECTIONS.iter().copied())
+            .map_or_else(String::new, |n| format!("did you mean [{n}]? "));
         errors.push(ConfigError::new(
             unknown.clone(),
-            "unknown section; known ones are server, admin, origin, cache, tls, events, scaler, shutdown",
+            format!(
+                "unknown section; {hint}the sections are {}",
+                SECTIONS.join(", ")
+            ),
         ));
     }
     config
+}
+
+/// Section `name` of `table`: its defaults, with each given key that reads well on its
+/// own; a key that does not is reported (with the default as an example of a good value)
+/// and left at its default.
+fn section<T>(
+    table: &mut toml::Table,
+    name: &str,
+    from: &Provenance,
+    errors: &mut Vec<ConfigError>,
+) -> T
+where
+    T: for<'de> Deserialize<'de> + Serialize + Default,
+{
+    let Some(given) = table.remove(name) else {
+        return T::default();
+    };
+    let toml::Value::Table(given) = given else {
+        errors.push(ConfigError::new(
+            name,
+            format!("must be a section ([{name}]), not a single value"),
+        ));
+        return T::default();
+    };
+    let defaults =
+        toml::Table::try_from(T::default()).expect("invariant: every section's defaults serialize");
+    let mut accepted = defaults.clone();
+    let mut path = vec![name.to_owned()];
+    check_keys::<T>(&defaults, &given, &mut path, &mut accepted, from, errors);
+    toml::Value::Table(accepted)
+        .try_into()
+        .unwrap_or_else(|e: toml::de::Error| {
+            errors.push(ConfigError::new(name, e.message().trim().to_owned()));
+            T::default()
+        })
+}
+
+/// Tries each value of `given` (at `path` below the section) alone on top of the
+/// section's defaults; keeps those that read, reports the others.
+fn check_keys<T>(
+    defaults: &toml::Table,
+    given: &toml::Table,
+    path: &mut Vec<String>,
+    accepted: &mut toml::Table,
+    from: &Provenance,
+    errors: &mut Vec<ConfigError>,
+) where
+    T: for<'de> Deserialize<'de>,
+{
+    for (k, v) in given {
+        path.push(k.clone());
+        let below = &path[1..];
+        let default = value_at(defaults, below);
+        match (v, default) {
+            // A sub-table with defaults of its own (`[scaler.up]`): key by key too.
+            (toml::Value::Table(sub), Some(toml::Value::Table(_))) => {
+                check_keys::<T>(defaults, sub, path, accepted, from, errors);
+            }
+            _ => {
+                let mut trial = defaults.clone();
+                set_value_at(&mut trial, below, v.clone());
+                match toml::Value::Table(trial).try_into::<T>() {
+                    Ok(_) => set_value_at(accepted, below, v.clone()),
+                    Err(e) => {
+                        let key = path.join(".");
+                        let mut message =
+                            explain(e.message().trim(), v, default, &path[..path.len() - 1]);
+                        if let Some(source) = from.get(&key) {
+                            message.push_str(&format!(" (set by {source})"));
+                        }
+                        errors.push(ConfigError::new(key, message));
+                    }
+                }
+            }
+        }
+        path.pop();
+    }
+}
+
+fn value_at<'a>(t: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let v = t.get(first)?;
+    if rest.is_empty() {
+        Some(v)
+    } else {
+        value_at(v.as_table()?, rest)
+    }
+}
+
+fn set_value_at(t: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        t.insert(first.clone(), value);
+        return;
+    }
+    let slot = t
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(sub) = slot {
+        set_value_at(sub, rest, value);
+    }
+}
+
+/// serde's message for one bad value, said for a person: an unknown key with the
+/// nearest known one, a wrong type with the default as an example of a good value.
+fn explain(
+    message: &str,
+    given: &toml::Value,
+    default: Option<&toml::Value>,
+    parent: &[String],
+) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let known: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .filter(|p| p.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !p.is_empty())
+            .collect();
+        let name = rest.split('`').next().unwrap_or_default();
+        let prefix = parent.join(".");
+        return match nearest(name, known.iter().copied()) {
+            Some(n) => format!("unknown key; did you mean {prefix}.{n}?"),
+            None => format!(
+                "unknown key; the keys of [{prefix}] are {}",
+                known.join(", ")
+            ),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let wanted = rest.split_once(", expected ").map_or("", |(_, w)| w);
+        let wanted = match wanted {
+            "usize" | "u64" | "u32" | "u16" | "u8" | "i64" | "i32" => "a whole number",
+            "f64" | "f32" => "a number",
+            w => w,
+        };
+        let example = default.map_or_else(String::new, |d| format!("; write e.g. {d}"));
+        return format!("{given} is not {wanted}{example}");
+    }
+    message.to_owned()
+}
+
+/// The candidate closest to `word` in edit distance, if close enough to be a typo.
+fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = (diag + usize::from(ca != *cb)).min(row[j] + 1).min(up + 1);
+            diag = up;
+        }
+    }
+    row[b.len()]
 }
 
 impl Config {
@@ -1213,9 +1391,9 @@ mod tests {
         .unwrap_err();
         let keys: Vec<&str> = err.0.iter().map(|e| e.key.as_str()).collect();
         for k in [
-            "[cache]",
-            "[server]",
-            "[events]",
+            "cache.ttl",
+            "server.listen",
+            "events.batch_size",
             "bogus",
             "admin.listen",
             "origin.url",
@@ -1225,6 +1403,78 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("\"soon\" is not a duration"), "{text}");
         assert!(text.contains("needs admin.token"), "{text}");
+    }
+
+    #[test]
+    fn each_bad_key_is_named_with_an_example_however_many_share_a_section() {
+        let err = load_str(
+            "[cache]\nttl = \"5mn\"\nmax_bytes = \"lots\"\nnegative_ttl = 5\n[server]\nmax_connections = \"many\"\n",
+            &[("SYNEDGE_EVENTS__BATCH_SIZE", "abc")],
+            &["scaler.scale_up.max_instances=big"],
+        )
+        .unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+        assert_eq!(err.0.len(), 6, "{err}");
+        assert!(
+            err.to_string().starts_with("6 configuration problems:\n"),
+            "{err}"
+        );
+        for want in [
+            "cache.ttl: \"5mn\" is not a duration; write e.g. \"5m\"",
+            "cache.max_bytes: ",
+            "cache.negative_ttl: ",
+            "server.max_connections: \"many\" is not a whole number; write e.g. 16384",
+            "events.batch_size: \"abc\" is not a whole number; write e.g. ",
+            "scaler.scale_up.max_instances: \"big\" is not a whole number; write e.g. ",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(want)),
+                "{want:?} not in {err}"
+            );
+        }
+        // Where a value came from, when not from the file.
+        assert!(
+            lines.iter().any(|l| l.starts_with("events.batch_size")
+                && l.ends_with("(set by SYNEDGE_EVENTS__BATCH_SIZE)")),
+            "{err}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("scaler.scale_up.max_instances")
+                    && l.ends_with("(set by --set scaler.scale_up.max_instances=big)")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_get_the_nearest_known_one() {
+        let err = load_str(
+            "[cache]\ntll = \"5m\"\n[servr]\nlisten = \"0.0.0.0:1\"\n",
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("cache.tll: unknown key; did you mean cache.ttl?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("servr: unknown section; did you mean [server]?"),
+            "{text}"
+        );
+        let err = load_str("", &[("SYNEDGE_SERVER__LISTN", "0.0.0.0:1")], &[]).unwrap_err();
+        assert!(err.to_string().contains("server.listn: unknown key; did you mean server.listen? (set by SYNEDGE_SERVER__LISTN)"), "{err}");
+    }
+
+    #[test]
+    fn toml_syntax_errors_point_at_file_line_and_column() {
+        let err = load_str("[cache]\nttl = \"5m\"\nmax_bytes = = 1\n", &[], &[]).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        let e = &err.0[0];
+        assert!(e.key.ends_with("c.toml:3:13"), "{e}");
+        assert!(e.message.starts_with("not valid TOML: "), "{e}");
     }
 
     #[test]
@@ -1439,7 +1689,7 @@ mod tests {
         let err = load_str("[origin]\ntimeout = \"25days\"\n", &[], &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "1 configuration problem(s):\n  - origin.timeout: must be at most 1h (got 25days)\n"
+            "1 configuration problem:\n  - origin.timeout: must be at most 1h (got 25days)\n"
         );
     }
 

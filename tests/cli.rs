@@ -30,9 +30,9 @@ fn a_bad_config_names_every_problem_and_exits_78_before_binding() {
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "[server]",
-        "\"forever\" is not a duration",
-        "[cache]",
+        "4 configuration problems:",
+        "server.request_timeout: \"forever\" is not a duration; write e.g. \"5m\"",
+        "cache.max_bytes: \"lots\" is not a size",
         "admin.listen",
         "origin.url",
     ] {
