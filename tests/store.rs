@@ -196,6 +196,19 @@ impl Store {
         }
     }
 
+    /// From now on, writing content in locale `fr` fails ("no french") inside the
+    /// transaction, behind the store's back.
+    async fn refuse_french_content(&self) {
+        self.sql(
+            "CREATE TRIGGER no_fr BEFORE INSERT ON content WHEN NEW.locale = 'fr' \
+             BEGIN SELECT RAISE(ABORT, 'no french'); END;",
+            "CREATE FUNCTION no_fr() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.locale = 'fr' THEN RAISE EXCEPTION 'no french'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER no_fr BEFORE INSERT ON content FOR EACH ROW EXECUTE FUNCTION no_fr();",
+        )
+        .await;
+    }
+
     /// The first column of the first row of `query` (same SQL on both stores), as text.
     async fn scalar(&self, query: &str) -> String {
         match &self.0 {
@@ -550,14 +563,7 @@ async fn reimport_keeps_versions_and_updated_at(s: Store) {
 async fn a_failing_import_leaves_nothing_behind(s: Store) {
     s.import(&[acme()]).await.unwrap();
     // Make the second record's content insert fail inside the transaction.
-    s.sql(
-        "CREATE TRIGGER no_fr BEFORE INSERT ON content WHEN NEW.locale = 'fr' \
-         BEGIN SELECT RAISE(ABORT, 'no french'); END;",
-        "CREATE FUNCTION no_fr() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.locale = 'fr' THEN RAISE EXCEPTION 'no french'; END IF; RETURN NEW; END $$; \
-         CREATE TRIGGER no_fr BEFORE INSERT ON content FOR EACH ROW EXECUTE FUNCTION no_fr();",
-    )
-    .await;
+    s.refuse_french_content().await;
     let new = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
     let fr = record("Borealis", "B1", &[], "fr", "<p>b</p>", &["*"]);
     let mut changed = acme();
@@ -737,14 +743,7 @@ async fn imports_tell_running_servers_only_what_changed(s: Store) {
     assert!(!inv.all);
 
     // A failed import says nothing: the change log and NOTIFY are transactional.
-    s.sql(
-        "CREATE TRIGGER no_fr BEFORE INSERT ON content WHEN NEW.locale = 'fr' \
-         BEGIN SELECT RAISE(ABORT, 'no french'); END;",
-        "CREATE FUNCTION no_fr() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.locale = 'fr' THEN RAISE EXCEPTION 'no french'; END IF; RETURN NEW; END $$; \
-         CREATE TRIGGER no_fr BEFORE INSERT ON content FOR EACH ROW EXECUTE FUNCTION no_fr();",
-    )
-    .await;
+    s.refuse_french_content().await;
     let mut fresh = acme();
     fresh.html = "<p>newer</p>".into();
     let fr = record("Acme", "X-100/B", &[], "fr", "<p>fr</p>", &["shop-one"]);
