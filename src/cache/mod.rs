@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::sync::Cache;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -291,7 +291,7 @@ impl FragmentCache {
     ) -> Result<Served, GetError> {
         let key = req.cache_key();
         let now = Instant::now();
-        let current = self.inner.map.get(&key).await;
+        let current = self.inner.map.get(&key);
         let served = match &current {
             Some(e) => match self.freshness(e, now) {
                 Freshness::Fresh => Some(Served {
@@ -408,7 +408,7 @@ impl FragmentCache {
         asked_at: Instant,
         replacing: Option<&Arc<CachedFragment>>,
     ) -> Result<Served, OriginError> {
-        let cur = self.inner.map.get(key).await;
+        let cur = self.inner.map.get(key);
         if let Some(cur) = &cur {
             let newer = match replacing {
                 Some(old) => cur.stored_at > old.stored_at,
@@ -443,9 +443,9 @@ impl FragmentCache {
         };
         let entry = Arc::new(entry);
         if keep {
-            self.inner.map.insert(key.to_owned(), entry.clone()).await;
+            self.inner.map.insert(key.to_owned(), entry.clone());
         } else if cur.is_some() {
-            self.inner.map.invalidate(key).await;
+            self.inner.map.invalidate(key);
         }
         Ok(Served {
             entry,
@@ -561,7 +561,7 @@ impl FragmentCache {
 
     /// Drops the entry for one normalized key at once; whether there was one.
     pub async fn purge_key(&self, key: &str) -> bool {
-        self.inner.map.remove(key).await.is_some()
+        self.inner.map.remove(key).is_some()
     }
 
     /// Drops every entry tagged with `key` at once; how many there were.
@@ -581,7 +581,7 @@ impl FragmentCache {
             .collect();
         let mut dropped = 0;
         for k in keys {
-            dropped += usize::from(self.inner.map.remove(k.as_str()).await.is_some());
+            dropped += usize::from(self.inner.map.remove(k.as_str()).is_some());
         }
         dropped
     }
@@ -658,7 +658,7 @@ impl FragmentCache {
 
     /// Runs moka's pending maintenance and updates the size gauges.
     pub async fn upkeep(&self) {
-        self.inner.map.run_pending_tasks().await;
+        self.inner.map.run_pending_tasks();
         self.inner
             .metrics
             .cache_entries
