@@ -359,6 +359,23 @@ const E_ENCODING: InputError = bad(
     "the query string is not valid percent-encoded UTF-8",
 );
 
+/// One `application/x-www-form-urlencoded` name or value, decoded: `+` is a space and
+/// `%XX` a byte, and the result must be UTF-8. Borrowed when there is nothing to decode
+/// (the usual case: slugs, tags, digits), so a request's parameters cost no allocation.
+fn form_decode(s: &str) -> Result<Cow<'_, str>, InputError> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(s));
+    }
+    let plus_as_space: Vec<u8> = s
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    String::from_utf8(bytes)
+        .map(Cow::Owned)
+        .map_err(|_| E_ENCODING)
+}
+
 impl FragmentRequest {
     /// Parses a raw query string (`retailer=…&locale=…&ean=…`). Unknown parameters are
     /// ignored (cache busters such as `_=…` do not split the cache); known ones may
@@ -371,11 +388,9 @@ impl FragmentRequest {
             return Err(E_TOO_LONG);
         }
         let mut fields: [Option<Cow<'_, str>>; 6] = Default::default();
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            // form_urlencoded replaces bad UTF-8 with U+FFFD rather than failing; refuse it.
-            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
-                return Err(E_ENCODING);
-            }
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (form_decode(k)?, form_decode(v)?);
             let slot = match &*k {
                 "retailer" => 0,
                 "locale" => 1,
@@ -556,6 +571,37 @@ mod tests {
                 .unwrap();
         assert_eq!(c.cache_key(), d.cache_key());
         assert_ne!(a.cache_key(), c.cache_key());
+    }
+
+    #[test]
+    fn query_values_are_form_decoded() {
+        let key = |q: &str| FragmentRequest::from_query(q).unwrap().cache_key();
+        // `+` is a space, `%2B` a plus; names may be percent-encoded too.
+        assert_eq!(
+            key("retailer=shop&locale=en&brand=Acme+Corp&mpn=X%2B1"),
+            key("re%74ailer=shop&locale=en&brand=Acme%20Corp&mpn=x+%2B1")
+        );
+        let r = FragmentRequest::from_query("retailer=shop&locale=en&sku=a%2Bb+c").unwrap();
+        assert_eq!(r.sku.unwrap().as_str(), "a+b c");
+        assert_eq!(
+            FragmentRequest::from_query("retailer=shop&locale=en&sku=%C3%A9")
+                .unwrap()
+                .sku
+                .unwrap()
+                .as_str(),
+            "é"
+        );
+        // Bad UTF-8 anywhere, in an unknown parameter too, is refused.
+        for q in [
+            "retailer=shop&locale=en&ean=%FF",
+            "retailer=shop&locale=en&ean=4006381333931&_=%C3",
+        ] {
+            assert_eq!(
+                FragmentRequest::from_query(q).unwrap_err().code,
+                "invalid_encoding",
+                "{q}"
+            );
+        }
     }
 
     #[test]
