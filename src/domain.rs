@@ -102,7 +102,16 @@ impl Locale {
                 return Err(ERR);
             }
         }
-        Ok(Self(s.to_ascii_lowercase().into()))
+        // Lowercased on the stack: one allocation (the `Arc`), not two.
+        let mut buf = [0u8; MAX_LOCALE_LEN];
+        let lower = &mut buf[..s.len()];
+        lower.copy_from_slice(s.as_bytes());
+        lower.make_ascii_lowercase();
+        Ok(Self(
+            std::str::from_utf8(lower)
+                .expect("invariant: a checked tag is ASCII")
+                .into(),
+        ))
     }
 
     /// The normalized (lowercase) tag.
@@ -359,6 +368,14 @@ const E_ENCODING: InputError = bad(
     "the query string is not valid percent-encoded UTF-8",
 );
 
+/// `s` before and after the first `sep` (all of it, and "", when there is none).
+fn cut(s: &str, sep: u8) -> (&str, &str) {
+    match s.bytes().position(|b| b == sep) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
 /// One `application/x-www-form-urlencoded` name or value, decoded: `+` is a space and
 /// `%XX` a byte, and the result must be UTF-8. Borrowed when there is nothing to decode
 /// (the usual case: slugs, tags, digits), so a request's parameters cost no allocation.
@@ -388,8 +405,16 @@ impl FragmentRequest {
             return Err(E_TOO_LONG);
         }
         let mut fields: [Option<Cow<'_, str>>; 6] = Default::default();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // Byte scans rather than `str::split`: these strings are a few dozen bytes, and
+        // `&` and `=` are ASCII, so every cut falls on a character boundary.
+        let mut rest = query;
+        while !rest.is_empty() {
+            let (pair, tail) = cut(rest, b'&');
+            rest = tail;
+            if pair.is_empty() {
+                continue;
+            }
+            let (k, v) = cut(pair, b'=');
             let (k, v) = (form_decode(k)?, form_decode(v)?);
             let slot = match &*k {
                 "retailer" => 0,
