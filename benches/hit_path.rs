@@ -1,5 +1,6 @@
 //! The cache-hit path, in process: query parse → normalized key → cache lookup →
-//! response with prebuilt headers (through the real router, metrics layer included);
+//! response with prebuilt headers (through the real router, metrics layer included, and
+//! as the server answers hits: `answer_now`, before the router);
 //! and, for the write path beside it, parsing a beacon body into rollup keys.
 //!
 //! `cargo bench --bench hit_path`
@@ -77,6 +78,24 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // What a public connection does first, and what answers every hit in the server:
+    // the whole hit (Host check, parse, lookup, headers, metrics) without the router.
+    let state = app.state.clone();
+    let mut k = 0usize;
+    c.bench_function("hit_answered_now_br", |b| {
+        b.iter(|| {
+            k = (k + 1) % paths.len();
+            let req = Request::get(paths[k].as_str())
+                .header("host", "edge.example")
+                .header("accept-encoding", "gzip, deflate, br")
+                .body(Body::empty())
+                .unwrap();
+            let res = synedge::server::fragment::answer_now(&state, &req).expect("a hit");
+            assert_eq!(res.status(), 200);
+            res
+        })
+    });
+
     let cache = app.state.cache.clone();
     let reqs: Vec<FragmentRequest> = paths
         .iter()
@@ -88,6 +107,12 @@ fn bench(c: &mut Criterion) {
             j = (j + 1) % reqs.len();
             let (cache, r) = (cache.clone(), &reqs[j]);
             async move { cache.get(r, || Some(())).await.unwrap() }
+        })
+    });
+    c.bench_function("cache_get_now_hit", |b| {
+        b.iter(|| {
+            j = (j + 1) % reqs.len();
+            cache.get_now(&reqs[j]).expect("a hit")
         })
     });
 }

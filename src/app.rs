@@ -138,9 +138,13 @@ impl App {
                 Some(server::access_log::AccessLog::stdout().context("starting the access log")?)
             }
         };
+        let state = self.state.clone();
         let public_opts = ServeOptions {
             tls: self.tls.as_ref().map(Tls::server_config),
             access_log,
+            answer_now: Some(Arc::new(move |req| {
+                server::fragment::answer_now(&state, req)
+            })),
             ..admin_opts.clone()
         };
         let public = tokio::spawn(server::serve(

@@ -409,6 +409,8 @@ async fn probes_and_metrics() {
     for line in [
         "synedge_http_requests_total{route=\"fragment\",status=\"200\"} 2",
         "synedge_http_requests_total{route=\"fragment\",status=\"400\"} 1",
+        // The hit (answered before the router) is timed like the miss; the 400 is not.
+        "synedge_http_request_duration_seconds_count{route=\"fragment\"} 2",
         "synedge_cache_requests_total{result=\"hit\"} 1",
         "synedge_cache_requests_total{result=\"miss\"} 1",
         "synedge_origin_requests_total{result=\"found\"} 1",

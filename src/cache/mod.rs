@@ -289,30 +289,20 @@ impl FragmentCache {
         req: &FragmentRequest,
         admit: impl FnOnce() -> Option<P>,
     ) -> Result<Served, GetError> {
+        if let Some(served) = self.get_now(req) {
+            return Ok(served);
+        }
         let key = req.cache_key();
         let now = Instant::now();
-        let current = self.inner.map.get(&key);
-        let served = match &current {
-            Some(e) => match self.freshness(e, now) {
-                Freshness::Fresh => Some(Served {
-                    entry: e.clone(),
-                    status: CacheStatus::Hit,
-                }),
-                Freshness::Revalidate => {
-                    let _ = self.spawn_refresh(&key, req, e);
-                    Some(Served {
-                        entry: e.clone(),
-                        status: CacheStatus::Stale,
-                    })
-                }
-                Freshness::IfError => Some(self.refresh_or_stale(&key, req, e).await),
-                Freshness::Dead => None,
-            },
-            None => None,
-        };
-        let served = match served {
-            Some(s) => s,
-            None => {
+        let served = match self.inner.map.get(&key) {
+            // Past stale-while-revalidate but within stale-if-error: ask the origin,
+            // and serve this entry if it fails.
+            Some(e) if self.freshness(&e, now) == Freshness::IfError => {
+                self.refresh_or_stale(&key, req, &e).await
+            }
+            // A miss, or too old to serve (or stored since `get_now` looked: the flight
+            // then finds it without fetching).
+            _ => {
                 let flight = self.join_or_start(&key, req, now, None, admit)?;
                 let joined = !flight.started;
                 let mut served = flight.outcome().await?;
@@ -323,6 +313,36 @@ impl FragmentCache {
                 served
             }
         };
+        self.count(&served);
+        Ok(served)
+    }
+
+    /// Answers `req` from memory if that needs no waiting: a fresh entry (a hit), or
+    /// one within stale-while-revalidate (served stale while a background refresh
+    /// starts). `None` when only [`Self::get`] can answer: a miss, or an entry that
+    /// may be served only if the origin fails.
+    pub fn get_now(&self, req: &FragmentRequest) -> Option<Served> {
+        let key = req.cache_key();
+        let e = self.inner.map.get(&key)?;
+        let served = match self.freshness(&e, Instant::now()) {
+            Freshness::Fresh => Served {
+                entry: e,
+                status: CacheStatus::Hit,
+            },
+            Freshness::Revalidate => {
+                let _ = self.spawn_refresh(&key, req, &e);
+                Served {
+                    entry: e,
+                    status: CacheStatus::Stale,
+                }
+            }
+            Freshness::IfError | Freshness::Dead => return None,
+        };
+        self.count(&served);
+        Some(served)
+    }
+
+    fn count(&self, served: &Served) {
         let result = match (served.status, served.entry.content.is_some()) {
             (CacheStatus::Stale, _) => CacheResult::Stale,
             (CacheStatus::Miss, _) => CacheResult::Miss,
@@ -330,7 +350,6 @@ impl FragmentCache {
             (CacheStatus::Hit, false) => CacheResult::Negative,
         };
         self.inner.metrics.cache_request(result);
-        Ok(served)
     }
 
     fn freshness(&self, e: &CachedFragment, now: Instant) -> Freshness {

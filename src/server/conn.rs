@@ -205,11 +205,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
-/// The router as hyper calls it, counting each request in service until its response
-/// body is sent.
+/// Answers a request at once, without the router, when it can (a cache hit); `None`
+/// hands it to the router.
+pub type AnswerNow = Arc<dyn Fn(&Request<Incoming>) -> Option<Response<Body>> + Send + Sync>;
+
+/// The router as hyper calls it (after [`AnswerNow`], where set), counting each request
+/// in service until its response body is sent.
 #[derive(Clone)]
 struct Tracked {
     router: axum::Router,
+    answer_now: Option<AnswerNow>,
     life: Arc<Lifecycle>,
     /// The access log and the client's address, when the log is on.
     log: Option<(AccessLog, SocketAddr)>,
@@ -241,10 +246,16 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
                 .map_or_else(|| req.uri().path().to_owned(), ToString::to_string),
             started: std::time::Instant::now(),
         });
+        let inner = match self.answer_now.as_ref().and_then(|answer| answer(&req)) {
+            Some(res) => Answer::Now { res: Some(res) },
+            None => Answer::Routed {
+                fut: self.router.clone().oneshot(req.map(Body::new)),
+            },
+        };
         TrackedFuture {
             service: Some(self.life.begin()),
             logged,
-            inner: self.router.clone().oneshot(req.map(Body::new)),
+            inner,
         }
     }
 }
@@ -254,7 +265,29 @@ pin_project_lite::pin_project! {
         service: Option<InService>,
         logged: Option<Logged>,
         #[pin]
-        inner: tower::util::Oneshot<axum::Router, Request<Body>>,
+        inner: Answer,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response already made, or the router's future.
+    #[project = AnswerProj]
+    enum Answer {
+        Now { res: Option<Response<Body>> },
+        Routed { #[pin] fut: tower::util::Oneshot<axum::Router, Request<Body>> },
+    }
+}
+
+impl Future for Answer {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AnswerProj::Now { res } => Poll::Ready(Ok(res
+                .take()
+                .expect("invariant: an answer made at once is polled once"))),
+            AnswerProj::Routed { fut } => fut.poll(cx),
+        }
     }
 }
 
@@ -315,6 +348,8 @@ impl http_body::Body for TrackedBody {
 pub struct Shared {
     pub builder: Arc<auto::Builder<hyper_util::rt::TokioExecutor>>,
     pub router: axum::Router,
+    /// Asked before the router (the public listener: cache hits).
+    pub answer_now: Option<AnswerNow>,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub timeouts: Timeouts,
     /// Asks every connection to finish what is in service and close (GOAWAY on HTTP/2).
@@ -351,6 +386,7 @@ where
     let Shared {
         builder,
         router,
+        answer_now,
         timeouts: t,
         drain,
         force,
@@ -363,6 +399,7 @@ where
     };
     let service = Tracked {
         router,
+        answer_now,
         life: life.clone(),
         log,
     };
@@ -373,6 +410,11 @@ where
     // Re-checks while a request is in service come no later than any deadline could.
     let recheck = t.header_read.min(t.keep_alive);
     let mut draining = false;
+    // Made once: a `cancelled()` made per turn of the loop would register with its
+    // token (a lock) every time the connection wakes.
+    let drained = drain.cancelled();
+    let forced = force.cancelled();
+    tokio::pin!(drained, forced);
     loop {
         tokio::select! {
             served = conn.as_mut() => {
@@ -389,11 +431,11 @@ where
                     Some(_) => break,
                 }
             }
-            () = drain.cancelled(), if !draining => {
+            () = &mut drained, if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            () = force.cancelled() => return,
+            () = &mut forced => return,
         }
     }
     // Past its deadline with nothing in service: an HTTP/1.1 connection is dropped (an

@@ -7,17 +7,51 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::{AppState, error::ApiError, negotiate};
 use crate::cache::{CacheStatus, GetError, Served};
 use crate::domain::FragmentRequest;
+use crate::signals::Route;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
 fn x_cache(status: CacheStatus) -> HeaderValue {
     HeaderValue::from_static(status.as_str())
+}
+
+/// A `GET`/`HEAD /v1/fragment` answered from memory with nothing to wait for (a fresh
+/// or revalidating entry): the public listener's connections ask this before the
+/// router, so a hit costs no routing, no request layer and no future. It keeps what
+/// the request layer (`public::observe`) and [`fragment`] would do for it: the `Host`
+/// check, the answer, the metrics and latency. `None` for anything else (another route
+/// or method, a body, a bad `Host` or query, a miss): the router answers that as usual.
+pub fn answer_now<B: http_body::Body>(
+    state: &AppState,
+    req: &http::Request<B>,
+) -> Option<Response> {
+    if req.uri().path() != "/v1/fragment"
+        || !matches!(*req.method(), Method::GET | Method::HEAD)
+        || !req.body().is_end_stream()
+        || super::protocol::check_host(req).is_err()
+    {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let freq = FragmentRequest::from_query(req.uri().query().unwrap_or("")).ok()?;
+    let served = state.cache.get_now(&freq)?;
+    let res = respond(req.headers(), &served);
+    let m = &state.metrics;
+    m.request_started();
+    m.http_request(
+        Route::Fragment,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    Some(res)
 }
 
 pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -38,11 +72,25 @@ pub async fn fragment(State(state): State<Arc<AppState>>, req: Request) -> Respo
     }
 }
 
+/// The `Age` header for `secs`. Values up to an hour are made once, as static values:
+/// a hit then formats no integer, allocates nothing and touches no shared count.
+fn age_value(secs: u64) -> HeaderValue {
+    static AGES: std::sync::LazyLock<Box<[HeaderValue]>> = std::sync::LazyLock::new(|| {
+        (0..=3600u64)
+            .map(|n| HeaderValue::from_static(Box::leak(n.to_string().into_boxed_str())))
+            .collect()
+    });
+    usize::try_from(secs)
+        .ok()
+        .and_then(|i| AGES.get(i).cloned())
+        .unwrap_or_else(|| HeaderValue::from(secs))
+}
+
 fn respond(req_headers: &HeaderMap, served: &Served) -> Response {
     let entry = &served.entry;
     // How long ago the origin answered (RFC 9111 §5.1), so a cache in front counts this
     // entry's max-age from then, not from now.
-    let age = HeaderValue::from(
+    let age = age_value(
         tokio::time::Instant::now()
             .saturating_duration_since(entry.stored_at)
             .as_secs(),
@@ -55,7 +103,7 @@ fn respond(req_headers: &HeaderMap, served: &Served) -> Response {
         h.insert(header::CACHE_CONTROL, entry.cache_control.clone());
         h.insert(header::AGE, age);
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-        h.insert("x-cache", x_cache(served.status));
+        h.insert(X_CACHE, x_cache(served.status));
         return res;
     };
     let mut res = negotiate::send(
@@ -68,6 +116,6 @@ fn respond(req_headers: &HeaderMap, served: &Served) -> Response {
     let h = res.headers_mut();
     h.insert(header::AGE, age);
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    h.insert("x-cache", x_cache(served.status));
+    h.insert(X_CACHE, x_cache(served.status));
     res
 }

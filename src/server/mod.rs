@@ -38,6 +38,7 @@ use crate::events::{EventQueue, EventStore};
 use crate::shutdown::Readiness;
 use crate::signals::Metrics;
 
+pub use conn::AnswerNow;
 pub use error::ApiError;
 
 /// What handlers share. Built once by `App::build`.
@@ -77,7 +78,7 @@ impl AppState {
 }
 
 /// Connection handling knobs, from `[server]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// From accept, and from the first byte of each later HTTP/1.1 head, to a complete
     /// request head; the TLS handshake counts against it.
@@ -91,6 +92,8 @@ pub struct ServeOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// One line per request (the public listener, with `server.access_log`).
     pub access_log: Option<access_log::AccessLog>,
+    /// Asked before the router: the public listener answers cache hits here.
+    pub answer_now: Option<AnswerNow>,
 }
 
 impl ServeOptions {
@@ -103,6 +106,7 @@ impl ServeOptions {
             grace: config.shutdown.grace,
             tls: None,
             access_log: None,
+            answer_now: None,
         }
     }
 }
@@ -135,6 +139,7 @@ pub async fn serve(
     let shared = conn::Shared {
         builder: Arc::new(builder),
         router,
+        answer_now: opts.answer_now.clone(),
         tls: opts.tls.clone(),
         timeouts: conn::Timeouts {
             header_read: opts.header_read_timeout,
