@@ -258,8 +258,16 @@ fn serve_refuses_a_missing_or_mismatched_key_before_binding() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
+        // The README: "stops `serve` before anything is bound, with a sentence naming the
+        // setting and the file (exit 1)"; one sentence, the cause not repeated after it.
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(says), "{stderr}");
+        let sentence = stderr.lines().find(|l| l.starts_with("synedge: ")).unwrap();
+        assert!(sentence.contains(&key.display().to_string()), "{sentence}");
+        if key == &missing {
+            let cause = std::fs::read(&missing).unwrap_err().to_string();
+            assert_eq!(sentence.matches(&cause).count(), 1, "{sentence}");
+        }
         assert!(
             !stderr.contains("listening"),
             "bound before refusing: {stderr}"

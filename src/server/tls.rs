@@ -31,11 +31,12 @@ pub const RELOAD_POLL: Duration = Duration::from_secs(2);
 /// A certificate or key that cannot be served. Each names the setting and the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{key} {}: cannot read it ({source})", path.display())]
+    /// The I/O error is in the message, not a `source`: `{e:#}` would print it twice.
+    #[error("{key} {}: cannot read it ({cause})", path.display())]
     Read {
         key: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("tls.cert {}: no PEM certificate in it ({detail})", path.display())]
     NoCertificate { path: PathBuf, detail: String },
@@ -192,10 +193,10 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|cause| TlsError::Read {
         key,
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 
