@@ -8,10 +8,10 @@
 #
 # It writes a catalog with gen-catalog.py (N products, 2-16 KiB fragments), imports it into
 # a fresh SQLite store, starts synedge on it, copies every fragment body out of synedge
-# (identity encoding), serves those bodies from nginx proxy_cache (over an nginx origin) and
-# from the ceiling (bench/ceiling: axum/hyper doing nothing but a HashMap lookup of a
-# prebuilt body), warms all three, then runs wrk against each in turn (synedge, nginx,
-# ceiling, synedge, ...) with uniformly random paths.
+# (identity encoding), serves those bodies from nginx proxy_cache and from Varnish (each over
+# an nginx origin) and from the ceiling (loadtest/ceiling: axum/hyper doing nothing but a
+# HashMap lookup of a prebuilt body), warms all four, then runs wrk against each in turn
+# (synedge, nginx, varnish, ceiling, synedge, ...) with uniformly random paths.
 #
 # MODE=pinned (the default) gives every server CPU 1 alone (taskset; tokio and nginx then
 # run one worker) and the load generator CPU 0 alone (wrk -t1): requests/s is then what one
