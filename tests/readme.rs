@@ -3,9 +3,12 @@
 //! configuration-error output, the import example and its summary line, and the identity
 //! spellings it says share one cache entry. Where the README says what comes back (a
 //! status, headers, JSON keys, in the comments beside a command), that is checked too.
+//! And what it lists, against the binary: the Commands block against `--help`, the
+//! configuration table's keys and defaults against `check-config`, the Metrics list
+//! against a scrape, the purge answers, the access-log line and the simulation table.
 //! Not run here: the HTTPS example (certificate paths under /etc; tests/tls.rs covers
 //! HTTPS), Docker and kubectl (no container engine or cluster; tests/deploy.rs checks the
-//! files), `cargo run -- simulate` (tests/simulate.rs) and `loadtest/` scripts.
+//! files) and the `loadtest/` scripts.
 
 mod common;
 
@@ -13,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{Server, http_get, spawn_serve, synedge};
+use common::process::{BIN, SERVE_ON_FREE_PORTS, Server, http_get, spawn_serve, synedge};
 
 const README: &str = include_str!("../README.md");
 
@@ -202,6 +205,17 @@ fn every_curl_example_answers_as_the_readme_says() {
         let (ok, stdout, stderr) = bash(&script);
         assert!(ok, "{command}\nfailed: {stderr}\n{stdout}");
         assert!(!stdout.trim().is_empty(), "{command}\nprinted nothing");
+        if command.contains("\"surrogate_keys\"") {
+            // "answers with what it removed": the README's answer, but for `entries`,
+            // which depends on what was cached.
+            let body = stdout.trim_end().rsplit_once('\n').map_or("", |(b, _)| b);
+            let mut got: serde_json::Value = serde_json::from_str(body).unwrap();
+            let mut want = readme_json("\"purged\"");
+            assert!(got["purged"]["entries"].is_u64(), "{body}");
+            got["purged"]["entries"] = 0.into();
+            want["purged"]["entries"] = 0.into();
+            assert_eq!(got, want, "{command}");
+        }
         if piped {
             continue;
         }
@@ -238,6 +252,29 @@ fn every_curl_example_answers_as_the_readme_says() {
         }
     }
     assert!(etag.is_some(), "no example answered with an ETag");
+
+    // A purge whose third key is longer than a fragment query may be: the README's 400.
+    let long = format!(
+        "retailer=shop-one&locale=en-GB&ean=4006381333931&x={}",
+        "a".repeat(2048)
+    );
+    let body = serde_json::json!({"keys": [
+        "retailer=shop-one&locale=en-GB&ean=4006381333931",
+        "/v1/fragment?retailer=shop-two&locale=de&brand=Acme&mpn=X-100/B",
+        long,
+    ]});
+    let file = dir.path().join("purge.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let (ok, stdout, stderr) = bash(&format!(
+        "curl -s -w '\\n%{{http_code}}' -X POST http://{admin}/admin/v1/purge \
+         -H \"Authorization: Bearer $TOKEN\" --data-binary @{}",
+        file.display()
+    ));
+    assert!(ok, "{stderr}");
+    let (answer, status) = stdout.rsplit_once('\n').unwrap();
+    assert_eq!(status, "400", "{stdout}");
+    let got: serde_json::Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(got, readme_json("\"query_too_long\""));
 
     // The stats pagination loop, once the beacon posted above is counted.
     let walk = localize(&block_with("while :").join("\n"), &public, &admin);
@@ -349,4 +386,438 @@ fn cache_status(addr: &str, path: &str) -> String {
         .find_map(|l| l.strip_prefix("x-cache: "))
         .unwrap_or("none")
         .to_owned()
+}
+
+/// The README's `json` block containing `needle`, parsed.
+fn readme_json(needle: &str) -> serde_json::Value {
+    let text = block_with(needle).join("\n");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}\n{e}"))
+}
+
+/// `--name` flags in `text`, in order.
+fn flags(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The option flags `synedge ARGS --help` lists (without --help and --version).
+fn help_flags(args: &[&str]) -> Vec<String> {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let options = text.split("Options:").nth(1).unwrap();
+    let mut found: Vec<String> = options
+        .lines()
+        .filter_map(|l| flags(l).into_iter().next())
+        .filter(|f| f != "--help" && f != "--version")
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn the_commands_block_is_what_help_lists() {
+    let block = block_with("  check-config ");
+    let global = flags(&block[0]);
+    assert!(block[0].starts_with("synedge "), "{block:?}");
+    let mut want = global.clone();
+    want.sort();
+    assert_eq!(help_flags(&[]), want, "{}", block[0]);
+    let mut commands = Vec::new();
+    for line in &block[1..] {
+        // "  serve [--demo] …   what it does": the synopsis ends at three spaces.
+        let synopsis = line.trim_start().split("   ").next().unwrap();
+        let command = synopsis.split_whitespace().next().unwrap();
+        let mut want = flags(synopsis);
+        want.extend(global.iter().cloned());
+        want.sort();
+        assert_eq!(help_flags(&[command]), want, "README: {line}");
+        commands.push(command.to_owned());
+    }
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let listed: Vec<&str> = text
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    commands.sort();
+    let mut listed: Vec<String> = listed.into_iter().map(str::to_owned).collect();
+    listed.sort();
+    assert_eq!(commands, listed);
+}
+
+/// The configuration table: each key the README names, with the default it gives (when
+/// the row gives one per key, or one for all).
+fn config_table() -> Vec<(String, Option<String>)> {
+    let mut rows = README
+        .lines()
+        .skip_while(|l| !l.starts_with("| key | default | meaning |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'));
+    let mut out = Vec::new();
+    for row in rows.by_ref() {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let mut keys: Vec<String> = Vec::new();
+        for name in cells[1].split('`').skip(1).step_by(2) {
+            let name = name.trim_start_matches("[[").trim_end_matches("]]");
+            match name.strip_prefix('.') {
+                Some(rel) => {
+                    let first = &keys[0];
+                    keys.push(format!("{}.{rel}", &first[..first.rfind('.').unwrap()]));
+                }
+                None => keys.push(name.to_owned()),
+            }
+        }
+        let defaults: Vec<String> = cells[2]
+            .replace('`', "")
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        for (i, key) in keys.iter().enumerate() {
+            let default = match defaults.len() {
+                1 => Some(defaults[0].clone()),
+                n if n == keys.len() => Some(defaults[i].clone()),
+                _ => None,
+            };
+            out.push((key.clone(), default));
+        }
+    }
+    out
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => out.push((key, v.clone())),
+        }
+    }
+}
+
+/// Milliseconds of a duration written like "250ms", "5s", "1m", "1day".
+fn millis(text: &str) -> Option<u64> {
+    let at = text.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = text[..at].parse().ok()?;
+    let unit = match &text[at..] {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    Some(n * unit)
+}
+
+fn same_default(readme: &str, actual: Option<&toml::Value>) -> bool {
+    use toml::Value;
+    match (readme, actual) {
+        ("unset", None) => true,
+        ("unset" | "none" | "empty", Some(Value::String(s))) => s.is_empty(),
+        ("unset" | "none" | "empty", Some(Value::Array(a))) => a.is_empty(),
+        (_, None) => false,
+        (r, Some(Value::String(s))) => r == s || (millis(r).is_some() && millis(r) == millis(s)),
+        (r, Some(Value::Integer(i))) => r.parse::<i64>().ok() == Some(*i),
+        (r, Some(Value::Float(f))) => r.parse::<f64>().ok() == Some(*f),
+        (r, Some(Value::Boolean(b))) => r == b.to_string(),
+        (r, Some(Value::Array(a))) => r == "[]" && a.is_empty(),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_configuration_table_names_every_key_and_its_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = synedge(dir.path()).arg("check-config").output().unwrap();
+    assert!(out.status.success());
+    let printed: toml::Table = String::from_utf8_lossy(&out.stdout).parse().unwrap();
+    let mut effective = Vec::new();
+    flatten("", &printed, &mut effective);
+    let table = config_table();
+    assert!(
+        table.len() > 40,
+        "the README's configuration table was not found"
+    );
+    for (key, default) in &table {
+        let actual = effective.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        if actual.is_none() {
+            // Unset by default, so check-config leaves it out: a real key all the same.
+            let out = synedge(dir.path())
+                .args(["--set", &format!("{key}=x"), "check-config"])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("unknown key"), "README names {key}: {err}");
+        }
+        if let Some(default) = default {
+            assert!(
+                same_default(default, actual),
+                "README: {key} defaults to {default}; check-config: {actual:?}"
+            );
+        }
+    }
+    for (key, _) in &effective {
+        assert!(
+            table.iter().any(|(k, _)| k == key),
+            "{key} is missing from the README's configuration table"
+        );
+    }
+}
+
+#[test]
+fn the_metrics_list_is_what_metrics_exports() {
+    let listed: Vec<&str> = README
+        .lines()
+        .skip_while(|l| !l.starts_with("Metrics (Prometheus text"))
+        .skip(1)
+        .take_while(|l| l.starts_with("- ") || l.starts_with("  "))
+        .collect();
+    let mut names = Vec::new();
+    let mut prefixes = Vec::new();
+    for line in &listed {
+        for (i, _) in line.match_indices("synedge_") {
+            let rest = &line[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if rest[end..].starts_with('*') {
+                prefixes.push(rest[..end].to_owned());
+            } else {
+                names.push(rest[..end].to_owned());
+            }
+        }
+    }
+    assert!(names.len() >= 15, "the README's Metrics list was not found");
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, _, admin) = serve_demo(dir.path());
+    let (status, text) = http_get(&admin, "/metrics");
+    assert_eq!(status, 200);
+    let exported: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in &names {
+        assert!(
+            exported.contains(&name.as_str()),
+            "README lists {name}; not on /metrics"
+        );
+    }
+    for prefix in &prefixes {
+        assert!(
+            exported.iter().any(|e| e.starts_with(prefix.as_str())),
+            "README lists {prefix}*; nothing on /metrics"
+        );
+    }
+    assert!(exported.iter().any(|e| e.starts_with("process_")));
+    for name in exported.iter().filter(|e| e.starts_with("synedge_")) {
+        assert!(
+            names.iter().any(|n| n == name)
+                || prefixes.iter().any(|p| name.starts_with(p.as_str())),
+            "{name} is on /metrics but not in the README's Metrics list"
+        );
+    }
+}
+
+#[test]
+fn the_access_log_line_is_what_synedge_writes() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let shown: serde_json::Value = readme_json("\"duration_ms\"");
+    let target = shown["target"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // As the README turns it on: SYNEDGE_SERVER__ACCESS_LOG=json.
+    let mut child = synedge(dir.path())
+        .args(SERVE_ON_FREE_PORTS)
+        .arg("--demo")
+        .env("SYNEDGE_SERVER__ACCESS_LOG", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut public = String::new();
+    let mut lines = stderr.lines().map_while(Result::ok);
+    for line in lines.by_ref() {
+        if line.contains("listening") {
+            public = common::process::log_field(&line, "public");
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    assert!(!public.is_empty(), "no listening line");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&public, "/readyz").0 != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The README's line is a hit: ask twice.
+    http_get(&public, target);
+    let (status, body) = http_get(&public, target);
+    assert_eq!(status, 200);
+    let mut logged = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["target"] == target && v["cache"] == "HIT" {
+            logged = Some(v);
+            break;
+        }
+    }
+    let logged = logged.expect("no access-log line for the README's hit");
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&logged), keys(&shown), "{logged}");
+    for field in ["method", "target", "status", "cache"] {
+        assert_eq!(logged[field], shown[field], "{field}: {logged}");
+    }
+    assert_eq!(logged["bytes"], body.len(), "{logged}");
+    assert!(logged["duration_ms"].is_f64(), "{logged}");
+    let time = logged["time"].as_str().unwrap();
+    let shown_time = shown["time"].as_str().unwrap();
+    assert_eq!(time.len(), shown_time.len(), "{time}");
+    assert!(time.ends_with('Z'), "{time}");
+}
+
+/// The simulation's printed summary, one row per policy: the README's table columns.
+fn simulate(args: &[&str]) -> Vec<Vec<String>> {
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .skip_while(|l| !l.starts_with("policy "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("synedge: wrote"))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn the_simulation_example_prints_the_readme_table() {
+    let block = block_with("simulate --profile loadtest/profiles/black-friday.toml");
+    let command = block.join(" ").replace('\\', " ");
+    let out = tempfile::tempdir().unwrap();
+    let args: Vec<String> = command
+        .split_whitespace()
+        .skip_while(|w| *w != "simulate")
+        .map(|w| {
+            if w == "simulation" {
+                out.path().display().to_string()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    assert!(args.contains(&"--out".to_owned()), "{command}");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let printed = simulate(&args);
+    let table: Vec<Vec<String>> = README
+        .lines()
+        .skip_while(|l| !l.starts_with("| policy | minutes over SLO"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.split('|')
+                .map(|c| c.trim().replace(',', ""))
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        table.len(),
+        3,
+        "the README's simulation table was not found"
+    );
+    assert_eq!(printed.len(), table.len(), "{printed:?}");
+    for (got, want) in printed.iter().zip(&table) {
+        // Instance-hours are rounded to one decimal in the README.
+        let hours: f64 = got[3].parse().unwrap();
+        let got = [
+            got[0].clone(),
+            got[1].clone(),
+            got[2].clone(),
+            format!("{hours:.1}"),
+            got[4].clone(),
+            got[5].clone(),
+        ];
+        assert_eq!(got.as_slice(), want.as_slice(), "README row {want:?}");
+    }
+
+    // "Without it" (the scheduled floor), what synedge does.
+    let config = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("loadtest/profiles/black-friday.scaler.toml"),
+    )
+    .unwrap();
+    let unscheduled = out.path().join("no-schedule.toml");
+    std::fs::write(
+        &unscheduled,
+        config.split("[[scaler.schedule]]").next().unwrap(),
+    )
+    .unwrap();
+    let unscheduled = unscheduled.display().to_string();
+    let mut args = args.clone();
+    let at = args.iter().position(|a| *a == "--config").unwrap() + 1;
+    args[at] = &unscheduled;
+    let printed = simulate(&args);
+    let synedge = &printed[0];
+    let shed: u64 = synedge[2].parse().unwrap();
+    let shed = thousands(shed);
+    let prose = README.split_whitespace().collect::<Vec<_>>().join(" ");
+    let said = format!(
+        "synedge then has {} minutes over the SLO and sheds {shed} requests",
+        synedge[1]
+    );
+    assert!(prose.contains(&said), "the README should say: {said}");
+    assert!(
+        prose.contains(&format!("on {} instance-hours", synedge[3])),
+        "{synedge:?}"
+    );
+}
+
+/// 35587 as the README writes it: 35,587.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
