@@ -576,6 +576,18 @@ fn the_configuration_table_names_every_key_and_its_default() {
             "{key} is missing from the README's configuration table"
         );
     }
+    // "`config/default.toml` is the defaults, written out."
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+    let out = synedge(dir.path())
+        .args(["--config", &shipped.display().to_string(), "check-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let from_file: toml::Table = String::from_utf8_lossy(&out.stdout).parse().unwrap();
+    assert_eq!(
+        from_file, printed,
+        "config/default.toml is not the built-in defaults"
+    );
 }
 
 #[test]
