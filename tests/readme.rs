@@ -833,3 +833,53 @@ fn thousands(n: u64) -> String {
     }
     out
 }
+
+#[test]
+fn the_embed_attributes_are_what_the_loader_reads() {
+    const LOADER: &str = include_str!("../src/server/assets/loader.js");
+    let documented: Vec<&str> = README
+        .lines()
+        .skip_while(|l| !l.starts_with("| attribute | meaning |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .flat_map(|l| l.split('|').nth(1).unwrap().split('`').skip(1).step_by(2))
+        .filter_map(|a| a.strip_prefix("data-"))
+        .collect();
+    assert!(documented.len() >= 5, "{documented:?}");
+    // The loader reads `d.NAME` (d = script.dataset), and the identities by name.
+    let read: Vec<&str> = LOADER
+        .split("d.")
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap()
+        })
+        .chain(["ean", "brand", "mpn", "sku"])
+        .filter(|n| !n.is_empty())
+        .collect();
+    for name in &documented {
+        assert!(
+            read.contains(name),
+            "README documents data-{name}; the loader ignores it"
+        );
+    }
+    for name in &read {
+        assert!(
+            documented.contains(name),
+            "the loader reads data-{name}; the README omits it"
+        );
+    }
+    // And the example tag uses only documented attributes.
+    let tag = block_with("<script async src=").join(" ");
+    for attr in tag
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("data-"))
+    {
+        let name = attr.split('=').next().unwrap();
+        assert!(
+            documented.contains(&name),
+            "the example tag sets data-{name}"
+        );
+    }
+}
