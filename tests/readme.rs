@@ -883,3 +883,53 @@ fn the_embed_attributes_are_what_the_loader_reads() {
         );
     }
 }
+
+/// The Rust files of the package (src/, tests/, benches/).
+fn rust_sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_rust_version_the_readme_names_is_the_packages() {
+    // "Both need Rust 1.85 or newer": Cargo.toml's rust-version says the same, so clippy
+    // (incompatible_msrv) refuses standard-library items newer than it.
+    let said = README
+        .split("need Rust ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the README names no Rust version");
+    let manifest = include_str!("../Cargo.toml");
+    assert!(
+        manifest.contains(&format!("rust-version = \"{said}\"")),
+        "the README says Rust {said}; Cargo.toml's rust-version differs"
+    );
+    // Clippy does not check language features: let chains need Rust 1.88.
+    let minor: u32 = said.split('.').nth(1).unwrap().parse().unwrap();
+    if minor < 88 {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let chain = ["&&", " let "].concat(); // not written out: this file is scanned too
+        let mut files = Vec::new();
+        for dir in ["src", "tests", "benches"] {
+            rust_sources(&root.join(dir), &mut files);
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap();
+                assert!(
+                    !code.contains(&chain),
+                    "{}:{}: a let chain needs Rust 1.88, the README says {said}",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

@@ -402,9 +402,7 @@ impl FragmentCache {
                 .fetch_and_store(&key, &req, asked_at, replacing.as_ref())
                 .await;
             drop(permit);
-            if outcome.is_err()
-                && let Some(old) = &replacing
-            {
+            if let (Err(_), Some(old)) = (&outcome, &replacing) {
                 old.release_refresh();
             }
             drop(landing);

@@ -717,24 +717,28 @@ impl ProcessMetrics {
         self.threads.set(num(17));
         self.virtual_memory.set(num(20));
         self.resident_memory.set(num(21) * PAGE);
-        if let Ok(boot) = std::fs::read_to_string("/proc/stat")
-            && let Some(btime) = boot
-                .lines()
+        // No let chains: they need Rust 1.88, and the README promises 1.85.
+        let btime = std::fs::read_to_string("/proc/stat").ok().and_then(|boot| {
+            boot.lines()
                 .find_map(|l| l.strip_prefix("btime "))
                 .and_then(|v| v.trim().parse::<f64>().ok())
-        {
+        });
+        if let Some(btime) = btime {
             self.start_time.set(btime + num(19) / TICKS);
         }
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
             self.open_fds.set(dir.count() as f64);
         }
-        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
-            && let Some(max) = limits
-                .lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3))
-                .and_then(|v| v.parse::<f64>().ok())
-        {
+        let max = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|limits| {
+                limits
+                    .lines()
+                    .find(|l| l.starts_with("Max open files"))
+                    .and_then(|l| l.split_whitespace().nth(3))
+                    .and_then(|v| v.parse::<f64>().ok())
+            });
+        if let Some(max) = max {
             self.max_fds.set(max);
         }
     }
