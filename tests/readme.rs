@@ -720,8 +720,7 @@ fn the_access_log_line_is_what_synedge_writes() {
 
 /// The simulation's printed summary, one row per policy: the README's table columns.
 fn simulate(args: &[&str]) -> Vec<Vec<String>> {
-    let out = Command::new(BIN)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let out = synedge(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(args)
         .output()
         .unwrap();
