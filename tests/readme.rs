@@ -932,3 +932,50 @@ fn the_rust_version_the_readme_names_is_the_packages() {
         }
     }
 }
+
+/// One HTTP/1.1 GET with `extra` header lines: (head, lowercased; body length).
+fn get_head(addr: &str, path: &str, extra: &str) -> (String, usize) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..at]).to_ascii_lowercase();
+    (head, out.len() - at - 4)
+}
+
+#[test]
+fn the_loader_is_as_small_and_cached_as_the_readme_says() {
+    // "`/loader.js`, under 4 KiB, fresh for 5 minutes, then revalidated by ETag in the
+    // background for up to an hour: `stale-while-revalidate=3600`", "(br/gzip, ETag,
+    // max-age=300)".
+    assert!(README.contains("`/loader.js`, under 4 KiB, fresh for 5 minutes"));
+    assert!(README.contains("`stale-while-revalidate=3600`"));
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, public, _) = spawn_serve(dir.path(), &[]);
+    let (head, len) = get_head(&public, "/loader.js", "");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(len < 4096, "loader.js is {len} bytes");
+    assert!(head.contains("\r\netag: \""), "{head}");
+    assert!(
+        head.contains("\r\ncache-control: public, max-age=300, stale-while-revalidate=3600\r\n"),
+        "{head}"
+    );
+    for encoding in ["br", "gzip"] {
+        let (head, _) = get_head(
+            &public,
+            "/loader.js",
+            &format!("Accept-Encoding: {encoding}\r\n"),
+        );
+        assert!(
+            head.contains(&format!("\r\ncontent-encoding: {encoding}\r\n")),
+            "{head}"
+        );
+    }
+}
