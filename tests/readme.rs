@@ -453,6 +453,12 @@ fn the_commands_block_is_what_help_lists() {
     let mut listed: Vec<String> = listed.into_iter().map(str::to_owned).collect();
     listed.sort();
     assert_eq!(commands, listed);
+    // "A command line clap cannot parse (an unknown command or flag) exits 2".
+    assert!(README.contains("(an unknown command or flag) exits 2"));
+    for args in [&["no-such-command"][..], &["serve", "--no-such-flag"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "synedge {args:?}");
+    }
 }
 
 /// The configuration table: each key the README names, with the default it gives (when
