@@ -3,9 +3,11 @@
 //! configuration-error output, the import example and its summary line, and the identity
 //! spellings it says share one cache entry. Where the README says what comes back (a
 //! status, headers, JSON keys, in the comments beside a command), that is checked too.
-//! And what it lists, against the binary: the Commands block against `--help`, the
-//! configuration table's keys and defaults against `check-config`, the Metrics list
-//! against a scrape, the purge answers, the access-log line and the simulation table.
+//! And what it lists, against the binary: the Commands block against `--help` (and the
+//! usage exit code), the configuration table's keys and defaults against `check-config`
+//! (and config/default.toml), the Metrics list against a scrape, the purge answers, the
+//! access-log line, the simulation table, loader.js's size and caching, the embed
+//! attributes against the loader, and the Rust version against Cargo.toml.
 //! Not run here: the HTTPS example (certificate paths under /etc; tests/tls.rs covers
 //! HTTPS), Docker and kubectl (no container engine or cluster; tests/deploy.rs checks the
 //! files) and the `loadtest/` scripts.
