@@ -45,18 +45,22 @@ impl Retailer {
     /// # Errors
     /// When `s` is not a slug.
     pub fn parse(s: &str) -> Result<Self, InputError> {
-        if is_slug(s) {
-            Ok(Self(s.into()))
-        } else {
-            Err(bad(
-                "invalid_retailer",
-                "retailer must be a slug of 1 to 64 characters: lowercase a-z, digits and '-', not starting with '-'",
-            ))
-        }
+        check_slug(s).map(|()| Self(s.into()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+fn check_slug(s: &str) -> Result<(), InputError> {
+    if is_slug(s) {
+        Ok(())
+    } else {
+        Err(bad(
+            "invalid_retailer",
+            "retailer must be a slug of 1 to 64 characters: lowercase a-z, digits and '-', not starting with '-'",
+        ))
     }
 }
 
@@ -85,6 +89,36 @@ impl Locale {
     /// # Errors
     /// When `s` is not a language tag.
     pub fn parse(s: &str) -> Result<Self, InputError> {
+        LowerTag::parse(s).map(|t| Self(t.as_str().into()))
+    }
+
+    /// The normalized (lowercase) tag.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The language subtag: `de-at` → `de`.
+    pub fn language(&self) -> &str {
+        self.0.split('-').next().unwrap_or(&self.0)
+    }
+
+    /// The lookup chain of DESIGN.md §2: exact, then language (when different).
+    pub fn fallbacks(&self) -> impl Iterator<Item = &str> {
+        let lang = self.language();
+        std::iter::once(self.as_str()).chain((lang.len() != self.0.len()).then_some(lang))
+    }
+}
+
+/// A valid language tag, lowercased on the stack: what [`Locale`] holds, without the
+/// allocation (a cache hit looks its entry up with this).
+#[derive(Clone, Copy)]
+struct LowerTag {
+    buf: [u8; MAX_LOCALE_LEN],
+    len: u8,
+}
+
+impl LowerTag {
+    fn parse(s: &str) -> Result<Self, InputError> {
         const ERR: InputError = bad(
             "invalid_locale",
             "locale must be a BCP 47 language tag such as en-GB, de or fr-BE",
@@ -102,32 +136,18 @@ impl Locale {
                 return Err(ERR);
             }
         }
-        // Lowercased on the stack: one allocation (the `Arc`), not two.
-        let mut buf = [0u8; MAX_LOCALE_LEN];
-        let lower = &mut buf[..s.len()];
-        lower.copy_from_slice(s.as_bytes());
-        lower.make_ascii_lowercase();
-        Ok(Self(
-            std::str::from_utf8(lower)
-                .expect("invariant: a checked tag is ASCII")
-                .into(),
-        ))
+        let mut t = Self {
+            buf: [0; MAX_LOCALE_LEN],
+            len: u8::try_from(s.len()).expect("invariant: MAX_LOCALE_LEN fits a u8"),
+        };
+        t.buf[..s.len()].copy_from_slice(s.as_bytes());
+        t.buf[..s.len()].make_ascii_lowercase();
+        Ok(t)
     }
 
-    /// The normalized (lowercase) tag.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The language subtag: `de-at` → `de`.
-    pub fn language(&self) -> &str {
-        self.0.split('-').next().unwrap_or(&self.0)
-    }
-
-    /// The lookup chain of DESIGN.md §2: exact, then language (when different).
-    pub fn fallbacks(&self) -> impl Iterator<Item = &str> {
-        let lang = self.language();
-        std::iter::once(self.as_str()).chain((lang.len() != self.0.len()).then_some(lang))
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)])
+            .expect("invariant: a checked tag is ASCII")
     }
 }
 
@@ -394,17 +414,53 @@ fn form_decode(s: &str) -> Result<Cow<'_, str>, InputError> {
 }
 
 impl FragmentRequest {
+    /// Parses a raw query string (`retailer=…&locale=…&ean=…`); see [`FragmentQuery`].
+    ///
+    /// # Errors
+    /// The first problem found, as a fixed sentence that never contains the input.
+    pub fn from_query(query: &str) -> Result<Self, InputError> {
+        FragmentQuery::parse(query).map(|q| q.to_request())
+    }
+
+    /// The normalized cache key: equal for requests that mean the same thing.
+    pub fn cache_key(&self) -> String {
+        let mut k = String::with_capacity(64);
+        write_key(
+            &mut k,
+            [self.retailer.as_str(), self.locale.as_str()],
+            self.ean.as_ref(),
+            self.brand_mpn.as_ref(),
+            self.sku.as_ref(),
+        );
+        k
+    }
+}
+
+/// A `/v1/fragment` query, validated and normalized, holding what it can without
+/// allocating (the retailer borrowed from the query, the locale on the stack, an EAN
+/// inline): enough to write the cache key, so a cache hit allocates nothing for it.
+/// [`Self::to_request`] makes the owned [`FragmentRequest`] a miss needs.
+pub struct FragmentQuery<'a> {
+    retailer: Cow<'a, str>,
+    locale: LowerTag,
+    ids: Identities,
+}
+
+impl<'a> FragmentQuery<'a> {
     /// Parses a raw query string (`retailer=…&locale=…&ean=…`). Unknown parameters are
     /// ignored (cache busters such as `_=…` do not split the cache); known ones may
     /// appear once.
     ///
     /// # Errors
     /// The first problem found, as a fixed sentence that never contains the input.
-    pub fn from_query(query: &str) -> Result<Self, InputError> {
+    pub fn parse(query: &'a str) -> Result<Self, InputError> {
         if query.len() > MAX_QUERY_LEN {
             return Err(E_TOO_LONG);
         }
         let mut fields: [Option<Cow<'_, str>>; 6] = Default::default();
+        // Usually nothing is encoded (slugs, tags, digits): then one scan of the whole
+        // query spares each name and value its own.
+        let encoded = query.bytes().any(|b| b == b'%' || b == b'+');
         // Byte scans rather than `str::split`: these strings are a few dozen bytes, and
         // `&` and `=` are ASCII, so every cut falls on a character boundary.
         let mut rest = query;
@@ -415,7 +471,11 @@ impl FragmentRequest {
                 continue;
             }
             let (k, v) = cut(pair, b'=');
-            let (k, v) = (form_decode(k)?, form_decode(v)?);
+            let (k, v) = if encoded {
+                (form_decode(k)?, form_decode(v)?)
+            } else {
+                (Cow::Borrowed(k), Cow::Borrowed(v))
+            };
             let slot = match &*k {
                 "retailer" => 0,
                 "locale" => 1,
@@ -430,53 +490,77 @@ impl FragmentRequest {
             }
         }
         let [retailer, locale, ean, brand, mpn, sku] = fields;
-        let retailer = Retailer::parse(present(retailer.as_deref()).ok_or(E_MISSING_RETAILER)?)?;
-        let locale = Locale::parse(present(locale.as_deref()).ok_or(E_MISSING_LOCALE)?)?;
-        let Identities {
-            ean,
-            brand_mpn,
-            sku,
-        } = Identities::parse(
+        let retailer = retailer
+            .filter(|r| !r.is_empty())
+            .ok_or(E_MISSING_RETAILER)?;
+        check_slug(&retailer)?;
+        let locale = LowerTag::parse(present(locale.as_deref()).ok_or(E_MISSING_LOCALE)?)?;
+        let ids = Identities::parse(
             ean.as_deref(),
             brand.as_deref(),
             mpn.as_deref(),
             sku.as_deref(),
             E_HALF_BRAND_MPN,
         )?;
-        if ean.is_none() && brand_mpn.is_none() && sku.is_none() {
+        if ids.ean.is_none() && ids.brand_mpn.is_none() && ids.sku.is_none() {
             return Err(E_MISSING_IDENTITY);
         }
         Ok(Self {
             retailer,
             locale,
-            ean,
-            brand_mpn,
-            sku,
+            ids,
         })
     }
 
-    /// The normalized cache key: equal for requests that mean the same thing.
-    /// Fields are separated by `\n`, which no normalized field can contain.
-    pub fn cache_key(&self) -> String {
-        let mut k = String::with_capacity(64);
-        k.push_str(self.retailer.as_str());
-        k.push('\n');
-        k.push_str(self.locale.as_str());
-        if let Some(e) = &self.ean {
-            k.push_str("\ne:");
-            k.push_str(e.as_str());
+    /// Appends the cache key ([`FragmentRequest::cache_key`]) to `out`.
+    pub fn write_key(&self, out: &mut String) {
+        let ids = &self.ids;
+        write_key(
+            out,
+            [&self.retailer, self.locale.as_str()],
+            ids.ean.as_ref(),
+            ids.brand_mpn.as_ref(),
+            ids.sku.as_ref(),
+        );
+    }
+
+    /// The owned request, as a miss or a refresh needs it.
+    pub fn to_request(&self) -> FragmentRequest {
+        FragmentRequest {
+            retailer: Retailer(self.retailer.as_ref().into()),
+            locale: Locale(self.locale.as_str().into()),
+            ean: self.ids.ean,
+            brand_mpn: self.ids.brand_mpn.clone(),
+            sku: self.ids.sku.clone(),
         }
-        if let Some(bm) = &self.brand_mpn {
-            k.push_str("\nb:");
-            k.push_str(&bm.brand);
-            k.push_str("\nm:");
-            k.push_str(&bm.mpn);
-        }
-        if let Some(s) = &self.sku {
-            k.push_str("\ns:");
-            k.push_str(s.as_str());
-        }
-        k
+    }
+}
+
+/// The one writer of cache keys. Fields are separated by `\n`, which no normalized field
+/// can contain.
+fn write_key(
+    k: &mut String,
+    [retailer, locale]: [&str; 2],
+    ean: Option<&Gtin14>,
+    brand_mpn: Option<&BrandMpn>,
+    sku: Option<&Sku>,
+) {
+    k.push_str(retailer);
+    k.push('\n');
+    k.push_str(locale);
+    if let Some(e) = ean {
+        k.push_str("\ne:");
+        k.push_str(e.as_str());
+    }
+    if let Some(bm) = brand_mpn {
+        k.push_str("\nb:");
+        k.push_str(&bm.brand);
+        k.push_str("\nm:");
+        k.push_str(&bm.mpn);
+    }
+    if let Some(s) = sku {
+        k.push_str("\ns:");
+        k.push_str(s.as_str());
     }
 }
 
@@ -596,6 +680,33 @@ mod tests {
                 .unwrap();
         assert_eq!(c.cache_key(), d.cache_key());
         assert_ne!(a.cache_key(), c.cache_key());
+    }
+
+    #[test]
+    fn a_borrowed_query_writes_the_key_of_its_request() {
+        // The hit path looks entries up by `FragmentQuery::write_key`; misses store them
+        // under `FragmentRequest::cache_key`. A difference would make every hit a miss.
+        for q in [
+            "retailer=shop-one&locale=en-GB&ean=0012345678905",
+            "retailer=shop-one&locale=ZH-hant-TW&ean=4006381333931&brand=Acme&mpn=X-1&sku=a+b",
+            "retailer=shop-one&locale=de&brand=%C3%84cme&mpn=x%2F100",
+            "re%74ailer=shop&locale=en&sku=%C3%A9&_=1",
+        ] {
+            let query = FragmentQuery::parse(q).unwrap();
+            let mut key = String::from("stale text, cleared by nobody: ");
+            let prefix = key.len();
+            query.write_key(&mut key);
+            let req = query.to_request();
+            assert_eq!(req, FragmentRequest::from_query(q).unwrap(), "{q}");
+            assert_eq!(&key[prefix..], req.cache_key(), "{q}");
+        }
+        assert_eq!(
+            FragmentQuery::parse("retailer=Shop&locale=en&ean=4006381333931")
+                .err()
+                .unwrap()
+                .code,
+            "invalid_retailer"
+        );
     }
 
     #[test]

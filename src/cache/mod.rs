@@ -289,10 +289,10 @@ impl FragmentCache {
         req: &FragmentRequest,
         admit: impl FnOnce() -> Option<P>,
     ) -> Result<Served, GetError> {
-        if let Some(served) = self.get_now(req) {
+        let key = req.cache_key();
+        if let Some(served) = self.get_now(&key, || req.clone()) {
             return Ok(served);
         }
-        let key = req.cache_key();
         let now = Instant::now();
         let served = match self.inner.map.get(&key) {
             // Past stale-while-revalidate but within stale-if-error: ask the origin,
@@ -320,17 +320,21 @@ impl FragmentCache {
     /// Answers `req` from memory if that needs no waiting: a fresh entry (a hit), or
     /// one within stale-while-revalidate (served stale while a background refresh
     /// starts). `None` when only [`Self::get`] can answer: a miss, or an entry that
-    /// may be served only if the origin fails.
-    pub fn get_now(&self, req: &FragmentRequest) -> Option<Served> {
-        let key = req.cache_key();
-        let e = self.inner.map.get(&key)?;
+    /// may be served only if the origin fails. `key` is the request's cache key;
+    /// `request` makes the request itself, called only to start a refresh.
+    pub fn get_now(
+        &self,
+        key: &str,
+        request: impl FnOnce() -> FragmentRequest,
+    ) -> Option<Served> {
+        let e = self.inner.map.get(key)?;
         let served = match self.freshness(&e, Instant::now()) {
             Freshness::Fresh => Served {
                 entry: e,
                 status: CacheStatus::Hit,
             },
             Freshness::Revalidate => {
-                let _ = self.spawn_refresh(&key, req, &e);
+                let _ = self.spawn_refresh(key, &request(), &e);
                 Served {
                     entry: e,
                     status: CacheStatus::Stale,

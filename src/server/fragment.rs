@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::{AppState, error::ApiError, negotiate};
 use crate::cache::{CacheStatus, GetError, Served};
-use crate::domain::FragmentRequest;
+use crate::domain::{FragmentQuery, FragmentRequest};
 use crate::signals::Route;
 
 const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
@@ -41,8 +41,14 @@ pub fn answer_now<B: http_body::Body>(
         return None;
     }
     let started = std::time::Instant::now();
-    let freq = FragmentRequest::from_query(req.uri().query().unwrap_or("")).ok()?;
-    let served = state.cache.get_now(&freq)?;
+    let query = FragmentQuery::parse(req.uri().query().unwrap_or("")).ok()?;
+    // One key buffer per thread: a hit allocates nothing to find its entry.
+    thread_local!(static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+    let served = KEY.with_borrow_mut(|key| {
+        key.clear();
+        query.write_key(key);
+        state.cache.get_now(key, || query.to_request())
+    })?;
     let res = respond(req.headers(), &served);
     let m = &state.metrics;
     m.request_started();
