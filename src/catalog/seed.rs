@@ -273,10 +273,11 @@ impl Product {
         for k in (1..tiles.len()).rev() {
             tiles.swap(k, rng.below(k + 1));
         }
+        let mut spec_rng = Rng(rng.next());
         let specs = CATEGORIES[category]
             .specs
             .iter()
-            .map(|s| rng.range(s.lo, s.hi))
+            .map(|s| spec_rng.range(s.lo, s.hi))
             .collect();
         let mut p = Self {
             brand_index,
