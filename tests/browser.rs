@@ -195,7 +195,7 @@ async fn demo_page_shows_the_fragment_in_a_shadow_root_and_reports_it() {
     assert_eq!(beacons(&s, "impression", DEMO_EAN, 1).await, 1);
     // `SYNEDGE_WRITE_SCREENSHOT=docs/demo.png` writes the README's picture of this page.
     if let Some(path) = std::env::var_os("SYNEDGE_WRITE_SCREENSHOT") {
-        let png = b.screenshot(&page, 0.5).await;
+        let png = b.screenshot(&page, 0.75).await;
         std::fs::write(&path, png).unwrap();
     }
 

@@ -97,10 +97,10 @@ fn render(category: usize, view: &str) -> String {
             "#f4f1ec",
             [d.colour, VARIANTS[0], VARIANTS[1]]
                 .iter()
-                .zip([-35, 100, 235])
+                .zip([-26, 104, 234])
                 .map(|(c, x)| {
                     format!(
-                        "<use href=\"#p\" style=\"color:{c}\" transform=\"translate({x} 85) scale(.5)\"/>"
+                        "<use href=\"#p\" style=\"color:{c}\" transform=\"translate({x} 90) scale(.42)\"/>"
                     )
                 })
                 .collect(),
@@ -109,9 +109,9 @@ fn render(category: usize, view: &str) -> String {
         _ => (
             "#f3e9dc",
             "<rect y=\"232\" width=\"400\" height=\"68\" fill=\"#c89f7a\"/>\
-             <rect x=\"300\" y=\"196\" width=\"40\" height=\"40\" rx=\"4\" fill=\"#b5651d\"/>\
-             <circle cx=\"320\" cy=\"170\" r=\"30\" fill=\"#6a994e\"/>\
-             <circle cx=\"304\" cy=\"150\" r=\"18\" fill=\"#81b29a\"/>\
+             <rect x=\"330\" y=\"196\" width=\"40\" height=\"40\" rx=\"4\" fill=\"#b5651d\"/>\
+             <circle cx=\"350\" cy=\"170\" r=\"30\" fill=\"#6a994e\"/>\
+             <circle cx=\"334\" cy=\"150\" r=\"18\" fill=\"#81b29a\"/>\
              <use href=\"#p\" transform=\"translate(40 70) scale(.7)\"/>"
                 .to_owned(),
         ),
