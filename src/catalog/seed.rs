@@ -446,7 +446,7 @@ pub struct DemoProduct {
     pub mpn: String,
     /// The category's name in the page's language.
     pub name: &'static str,
-    /// The hero illustration's path (`/demo/img/…`) and its size.
+    /// The hero illustration's path (`/demo/img/…`), [`art::WIDTH`]×[`art::HEIGHT`].
     pub image: String,
     /// (label, value with unit) in the page's language, in the category's order.
     pub specs: Vec<(&'static str, String)>,

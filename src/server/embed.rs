@@ -10,10 +10,9 @@
 //! sent with the Content-Security-Policy the README tells retailers to use, so the page
 //! also proves that policy is enough.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-
-use std::collections::HashMap;
 
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +45,8 @@ pub const DEMO_CSP: &str = "default-src 'none'; script-src 'self'; connect-src '
 /// Most targets one comparison page fills.
 const MAX_COMPARE: usize = 4;
 
-/// A compiled-in file, stored ready to send like a cached fragment.
+/// A file made once at startup (compiled in, or generated), stored ready to send like a
+/// cached fragment.
 #[derive(Debug)]
 pub struct Asset {
     content: Content,
