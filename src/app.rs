@@ -63,6 +63,7 @@ impl App {
             events: queue,
             event_store: events_store,
             loader: server::embed::Asset::loader(),
+            demo: server::embed::DemoAssets::build(),
             instance: instance_name(),
             limiter: Arc::new(server::shed::Limiter::new(config.server.max_connections)),
             scaler_log: Arc::default(),

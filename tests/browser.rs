@@ -29,17 +29,27 @@ window.alert = () => { __seen.alerts += 1; };
 "#;
 
 /// Waits (in the page) until the loader reported `n` outcomes, then describes the page:
-/// the outcomes, and per embed target whether it has a shadow root and what is in it.
+/// the outcomes, per embed target whether it has a shadow root and what is in it, and
+/// every image (in the page and in shadow roots) once it has loaded or failed. Lazy
+/// images are made eager first, so "not loaded" means broken, not "not scrolled to".
 fn settle(n: usize) -> String {
     format!(
         r#"new Promise((resolve) => {{
   const t0 = Date.now();
-  const poll = () => {{
+  const poll = async () => {{
     if (__seen.outcomes.length < {n} && Date.now() - t0 < 10000) return setTimeout(poll, 20);
+    const images = async (root) => Promise.all([...root.querySelectorAll('img')].map((i) => {{
+      i.loading = 'eager';
+      return i.decode().catch(() => null).then(() => ({{
+        src: i.currentSrc, alt: i.alt, naturalWidth: i.naturalWidth,
+        width: i.getAttribute('width'), height: i.getAttribute('height') }}));
+    }}));
     const targets = {{}};
     for (const el of document.querySelectorAll('.inpage, [id^="synedge"]')) {{
+      if (el.id.endsWith('-from')) continue;
       const root = el.shadowRoot;
       const h2 = root && root.querySelector('h2');
+      const from = document.getElementById(el.id + '-from');
       targets[el.id] = {{
         shadow: !!root,
         product: root && root.querySelector('[data-product]')?.dataset.product || null,
@@ -47,15 +57,51 @@ fn settle(n: usize) -> String {
         height: el.getBoundingClientRect().height,
         h2Colour: h2 ? getComputedStyle(h2).color : null,
         h2Transform: h2 ? getComputedStyle(h2).textTransform : null,
+        headings: root ? [...root.querySelectorAll('h1, h2, h3, h4')].map((h) => h.textContent.trim()) : [],
+        tiles: root ? root.querySelectorAll('.si-tile').length : 0,
+        images: root ? await images(root) : [],
+        fromShown: from ? from.getBoundingClientRect().height > 0 : null,
       }};
     }}
     resolve({{ ...__seen, targets,
       pageH2Colour: getComputedStyle(document.querySelector('h2')).color,
-      imgs: document.querySelectorAll('img').length }});
+      imgs: document.querySelectorAll('img').length,
+      pageImages: await images(document),
+      pageHeight: document.documentElement.scrollHeight,
+      pageWidth: innerWidth }});
   }};
   poll();
 }})"#
     )
+}
+
+/// Asserts that every image in `images` (as `settle` describes them) loaded, is sized
+/// and says what it shows.
+fn assert_images_load(images: &Value) {
+    for i in images.as_array().unwrap() {
+        assert!(
+            i["naturalWidth"].as_u64().unwrap() > 0,
+            "image did not load: {i}"
+        );
+        assert!(i["width"].is_string() && i["height"].is_string(), "{i}");
+        assert!(i["alt"].as_str().unwrap().len() > 10, "{i}");
+    }
+}
+
+/// Asserts that no heading appears twice within one fragment.
+fn assert_headings_unique(target: &Value) {
+    let headings: Vec<&str> = target["headings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let unique: std::collections::HashSet<_> = headings.iter().collect();
+    assert_eq!(
+        unique.len(),
+        headings.len(),
+        "a heading repeats: {headings:?}"
+    );
 }
 
 /// A server over a small demo catalog whose beacons are written within milliseconds.
@@ -119,6 +165,27 @@ async fn demo_page_shows_the_fragment_in_a_shadow_root_and_reports_it() {
     assert_eq!(t["product"], "acme/x100b");
     assert!(t["text"].as_str().unwrap().contains("Acme"), "{t}");
     assert!(t["height"].as_f64().unwrap() > 100.0, "{t}");
+    // Content a brand would show: every image loads (served by synedge, its relative URL
+    // resolved by the loader), 6-8 tiles, no heading twice; and a page of sensible height.
+    let images = t["images"].as_array().unwrap();
+    assert!(images.len() >= 3, "{t}");
+    for i in images {
+        assert!(
+            i["src"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("http://{}/demo/img/", s.public)),
+            "{i}"
+        );
+    }
+    assert_images_load(&t["images"]);
+    assert_images_load(&seen["pageImages"]);
+    assert!((6..=8).contains(&t["tiles"].as_u64().unwrap()), "{t}");
+    assert_headings_unique(t);
+    assert_eq!(seen["pageWidth"], 1280);
+    let height = seen["pageHeight"].as_u64().unwrap();
+    assert!((1800..=2700).contains(&height), "page height {height} px");
+    assert_eq!(t["fromShown"], true, "{t}");
     // The retailer's `h2 { color: hotpink; text-transform: uppercase }` stays outside.
     assert_eq!(seen["pageH2Colour"], "rgb(255, 105, 180)");
     assert_ne!(t["h2Colour"], seen["pageH2Colour"], "{t}");
@@ -126,6 +193,11 @@ async fn demo_page_shows_the_fragment_in_a_shadow_root_and_reports_it() {
     // The page runs under the CSP the README documents, and nothing broke it.
     assert_eq!(seen["violations"], json!([]));
     assert_eq!(beacons(&s, "impression", DEMO_EAN, 1).await, 1);
+    // `SYNEDGE_WRITE_SCREENSHOT=docs/demo.png` writes the README's picture of this page.
+    if let Some(path) = std::env::var_os("SYNEDGE_WRITE_SCREENSHOT") {
+        let png = b.screenshot(&page, 0.75).await;
+        std::fs::write(&path, png).unwrap();
+    }
 
     // A click on a link inside the shadow root is a `click` beacon (navigation cancelled
     // here so the page stays); scrolled into view for a second, a `view` beacon.
@@ -158,6 +230,8 @@ async fn no_content_page_shows_nothing_and_fires_noshow() {
     let t = &seen["targets"]["synedge-inpage"];
     assert_eq!((&t["shadow"], &t["text"]), (&json!(false), &json!("")));
     assert_eq!(t["height"], 0.0, "an empty target takes no room: {t}");
+    // The page hides its "From the manufacturer" heading, as the README shows how.
+    assert_eq!(t["fromShown"], false, "{t}");
     assert_eq!(beacons(&s, "no_match", NO_CONTENT_EAN, 1).await, 1);
     assert_eq!(beacons(&s, "impression", NO_CONTENT_EAN, 0).await, 0);
     s.stop().await;
@@ -170,7 +244,13 @@ async fn comparison_page_fills_each_target_with_its_own_product() {
     };
     let s = server().await;
     let second = ean13(1);
-    let seen = open(&mut b, &s, &format!("/demo?compare={DEMO_EAN},{second}"), 2).await;
+    let page = b.new_page(RECORDER).await;
+    b.goto(
+        &page,
+        &format!("http://{}/demo?compare={DEMO_EAN},{second}", s.public),
+    )
+    .await;
+    let seen = b.eval(&page, &settle(2)).await;
     let mut outcomes: Vec<_> = seen["outcomes"]
         .as_array()
         .unwrap()
@@ -198,6 +278,35 @@ async fn comparison_page_fills_each_target_with_its_own_product() {
     assert!(
         two["product"].is_string() && two["product"] != one["product"],
         "{seen:#}"
+    );
+    for t in [one, two] {
+        assert_images_load(&t["images"]);
+        assert_headings_unique(t);
+        assert_eq!(t["fromShown"], true, "{t}");
+    }
+    assert_images_load(&seen["pageImages"]);
+    // The page compares: two drills, their specs side by side, row by row.
+    let rows = b
+        .eval(
+            &page,
+            "[...document.querySelectorAll('table.versus tbody tr')].map((r) => \
+             [...r.cells].map((c) => c.textContent))",
+        )
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert!(rows.len() >= 6, "{rows:?}");
+    for r in rows {
+        let cells = r.as_array().unwrap();
+        assert_eq!(cells.len(), 3, "{r}");
+        assert!(cells[1] != "–" && cells[2] != "–", "{r}");
+    }
+    assert_eq!(rows[0][0], "Weight (with battery)");
+    let title = b
+        .eval(&page, "document.querySelector('h1').textContent")
+        .await;
+    assert!(
+        title.as_str().unwrap().matches("Cordless Drill").count() == 2,
+        "{title}"
     );
     assert_eq!(beacons(&s, "impression", &second, 1).await, 1);
     s.stop().await;

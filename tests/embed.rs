@@ -106,6 +106,87 @@ async fn demo_page_embeds_the_tag_under_the_documented_csp() {
 }
 
 #[tokio::test]
+async fn demo_images_and_script_are_a_fixed_cacheable_set() {
+    let s = TestServer::start().await;
+    let svg = s.get("/demo/img/drill-hero.svg").await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert_eq!(svg.header("content-type"), "image/svg+xml");
+    assert_eq!(
+        svg.header("cache-control"),
+        "public, max-age=300, stale-while-revalidate=3600"
+    );
+    assert_eq!(svg.header("x-content-type-options"), "nosniff");
+    assert!(svg.text().starts_with("<svg "), "{}", svg.text());
+    let etag = svg.header("etag").to_owned();
+    let br = s
+        .get_with("/demo/img/drill-hero.svg", &[("accept-encoding", "br")])
+        .await;
+    assert_eq!(br.header("content-encoding"), "br");
+    assert!(br.body.len() < svg.body.len());
+    let again = s
+        .get_with("/demo/img/drill-hero.svg", &[("if-none-match", &etag)])
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    // Every name the catalog uses is there; anything else is a 404 that echoes nothing.
+    for (name, _) in synedge::catalog::art::images() {
+        assert_eq!(
+            s.get(&format!("/demo/img/{name}")).await.status,
+            StatusCode::OK
+        );
+    }
+    for bad in [
+        "/demo/img/nope.svg",
+        "/demo/img/drill-hero.svg%3Cscript%3E",
+        "/demo/img/..%2Floader.js",
+        "/demo/img/",
+    ] {
+        let a = s.get(bad).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(a.json()["error"], "not_found", "{bad}");
+        assert!(
+            !a.text().contains("script") && !a.text().contains("nope"),
+            "{bad}"
+        );
+    }
+    let js = s.get("/demo/page.js").await;
+    assert_eq!(
+        js.header("content-type"),
+        "application/javascript; charset=utf-8"
+    );
+    assert!(js.text().contains("synedge:noshow"));
+    assert!(js.header("etag").starts_with('"'));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn demo_pages_name_the_product_and_compare_specs() {
+    let s = TestServer::start().await;
+    let page = s.get("/demo").await;
+    let html = page.text();
+    assert!(
+        html.contains("<h1>Acme Cordless Drill X-100/B</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<img src=\"/demo/img/drill-hero.svg\" width=\"400\" height=\"300\""));
+    assert!(html.contains("<script src=\"/demo/page.js\"></script>"));
+    assert!(html.contains("<div id=\"synedge-inpage-from\" class=\"from\"><h2>"));
+    assert!(html.contains("shop's own CSS"));
+    let cmp = s
+        .get("/demo?compare=4006381333931,2900000000018,4006381333948")
+        .await;
+    let cmp = cmp.text();
+    assert!(cmp.contains("<table class=\"versus\">"), "{cmp}");
+    assert!(
+        cmp.contains("<tr><th scope=\"row\">Max. torque</th><td>"),
+        "{cmp}"
+    );
+    // A product the page knows nothing about gets a column of dashes, not an error.
+    assert!(cmp.contains("Product 4006381333948"), "{cmp}");
+    assert!(cmp.contains("<td>–</td>"), "{cmp}");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn embed_routes_are_measured_under_their_own_labels() {
     let s = TestServer::start().await;
     s.get("/loader.js").await;

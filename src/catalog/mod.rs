@@ -25,8 +25,10 @@
 //! on its own, no product-locale appears twice, and no EAN or (retailer, SKU) names two
 //! different products — so the result of an import never depends on line order.
 
+pub mod art;
 pub mod import;
 pub mod seed;
+mod seed_copy;
 pub mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -57,6 +57,8 @@ pub struct AppState {
     pub event_store: Arc<dyn EventStore>,
     /// `GET /loader.js`, compressed once.
     pub loader: embed::Asset,
+    /// What `/demo` loads besides the loader (its script, the illustrations), made once.
+    pub demo: embed::DemoAssets,
     /// This instance's name in signals (the host name).
     pub instance: String,
     /// Load shedding for the public listener (shared with the origin fetches it admits).

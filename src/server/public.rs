@@ -27,6 +27,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/loader.js", get(embed::loader))
         .route("/demo", get(embed::demo))
+        .route("/demo/page.js", get(embed::demo_script))
+        .route("/demo/img/{name}", get(embed::demo_image))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound })

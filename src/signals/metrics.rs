@@ -44,7 +44,8 @@ impl Route {
             "/v1/fragment" => Self::Fragment,
             "/v1/events" => Self::Events,
             "/loader.js" => Self::Loader,
-            "/demo" => Self::Demo,
+            // The page and what it loads: a fixed set of paths (unknown ones are 404s).
+            p if p == "/demo" || p.starts_with("/demo/") => Self::Demo,
             "/healthz" => Self::Healthz,
             "/readyz" => Self::Readyz,
             _ => Self::Other,

@@ -211,6 +211,31 @@ impl Browser {
         );
         r["result"]["value"].clone()
     }
+
+    /// The whole page (not just the viewport) as a PNG, scaled by `scale`.
+    pub async fn screenshot(&mut self, session: &str, scale: f64) -> Vec<u8> {
+        use base64::Engine as _;
+        let size = self
+            .eval(
+                session,
+                "({w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight})",
+            )
+            .await;
+        let shot = self
+            .call(
+                Some(session),
+                "Page.captureScreenshot",
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": {"x": 0, "y": 0, "width": size["w"], "height": size["h"], "scale": scale},
+                }),
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap()
+    }
 }
 
 impl Drop for Browser {

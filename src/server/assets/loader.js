@@ -60,9 +60,13 @@
         if (new URL(res.url).origin !== base) throw new Error('answer from another origin');
         if (res.status === 204) { beacon('no_match'); return noshow('no content'); }
         if (!res.ok) throw new Error('HTTP ' + res.status);
-        const html = await res.text();
+        // Parsed inert, so relative image URLs are resolved against this edge (not the
+        // page) before anything loads.
+        const t = document.createElement('template');
+        t.innerHTML = await res.text();
+        for (const i of t.content.querySelectorAll('img[src]')) i.src = new URL(i.getAttribute('src'), base);
         const root = target.shadowRoot || target.attachShadow({ mode: 'open' });
-        root.innerHTML = html;
+        root.replaceChildren(t.content);
         root.addEventListener('click', (e) => {
           if (e.target instanceof Element && e.target.closest('a[href]')) beacon('click');
         });
