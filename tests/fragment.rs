@@ -555,3 +555,88 @@ async fn a_herd_of_requests_for_a_cold_key_costs_one_origin_fetch() {
     );
     s.stop().await;
 }
+
+/// The public listener answers hits before the router (`fragment::answer_now`); the
+/// router answers the same request when that path declines it. Both must give the
+/// client the same answer, whatever it asks: an encoding, a `HEAD`, a revalidation.
+#[tokio::test]
+async fn a_hit_answered_before_the_router_is_the_routed_answer() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let s = TestServer::start().await;
+    let path = acme("shop-one", "en-GB");
+    assert_eq!(s.get(&path).await.header("x-cache"), "MISS");
+    let etag = s.get(&path).await.header("etag").to_owned();
+    let asks: [(&str, &[(&str, &str)]); 6] = [
+        ("GET", &[]),
+        ("GET", &[("accept-encoding", "gzip, deflate, br")]),
+        ("GET", &[("accept-encoding", "gzip")]),
+        ("GET", &[("accept-encoding", "br;q=0, gzip;q=0")]),
+        ("HEAD", &[("accept-encoding", "br")]),
+        ("GET", &[("if-none-match", &etag)]),
+    ];
+    for (method, headers) in asks {
+        let request = || {
+            let mut b = http::Request::builder()
+                .method(method)
+                .uri(path.as_str())
+                .header("host", "edge.example");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b.body(axum::body::Body::empty()).unwrap()
+        };
+        let now = synedge::server::fragment::answer_now(&s.app.state, &request())
+            .unwrap_or_else(|| panic!("{method} {headers:?}: a hit is answered at once"));
+        let routed = s.app.public_router().oneshot(request()).await.unwrap();
+        assert_eq!(now.status(), routed.status(), "{method} {headers:?}");
+        let mut names: Vec<_> = now
+            .headers()
+            .keys()
+            .chain(routed.headers().keys())
+            .collect();
+        names.sort_by_key(|n| n.as_str());
+        names.dedup();
+        // The router's stack writes `Content-Length` as a header (and empties a HEAD's
+        // body); otherwise hyper writes it from the body's exact size (and sends no body
+        // for HEAD). The length the client is told must agree.
+        let told = |res: &http::Response<axum::body::Body>| {
+            res.headers()
+                .get(http::header::CONTENT_LENGTH)
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap())
+                .or_else(|| http_body::Body::size_hint(res.body()).exact())
+        };
+        assert_eq!(told(&now), told(&routed), "{method} {headers:?}: length");
+        for name in names
+            .into_iter()
+            .filter(|n| *n != http::header::CONTENT_LENGTH)
+        {
+            assert_eq!(
+                now.headers().get_all(name).iter().collect::<Vec<_>>(),
+                routed.headers().get_all(name).iter().collect::<Vec<_>>(),
+                "{method} {headers:?}: {name}"
+            );
+        }
+        assert_eq!(now.headers()["x-cache"], "HIT");
+        let (now, routed) = (
+            now.into_body().collect().await.unwrap().to_bytes(),
+            routed.into_body().collect().await.unwrap().to_bytes(),
+        );
+        if method != "HEAD" {
+            assert_eq!(now, routed, "{method} {headers:?}");
+        }
+    }
+    // What the fast path leaves to the router: a miss, a bad query, another route.
+    let declined = |uri: &str| {
+        let req = http::Request::get(uri)
+            .header("host", "edge.example")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        synedge::server::fragment::answer_now(&s.app.state, &req).is_none()
+    };
+    assert!(declined(&acme("shop-one", "de-AT")));
+    assert!(declined("/v1/fragment?retailer=shop-one&locale=en-GB"));
+    assert!(declined("/healthz"));
+    s.stop().await;
+}
