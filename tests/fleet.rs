@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{Server, http_post, spawn_serve, synedge};
+use common::process::{Server, header_in, http_exchange, http_post, spawn_serve, synedge};
 use common::{TestServer, acme};
 use http::StatusCode;
 
@@ -50,21 +50,8 @@ async fn an_import_while_serving_shows_within_a_second() {
 
 /// X-Cache and body of one GET over a fresh connection.
 fn get_cache(addr: &str, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let x_cache = out
-        .lines()
-        .find_map(|l| l.strip_prefix("x-cache: "))
-        .unwrap_or("")
-        .to_owned();
+    let out = String::from_utf8(http_exchange(addr, path, "")).unwrap();
+    let x_cache = header_in(&out, "x-cache").unwrap_or("").to_owned();
     (x_cache, out)
 }
 

@@ -18,7 +18,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{BIN, SERVE_ON_FREE_PORTS, Server, http_get, spawn_serve, synedge};
+use common::process::{
+    BIN, SERVE_ON_FREE_PORTS, Server, header_in, http_exchange, http_get, spawn_serve, synedge,
+};
 
 const README: &str = include_str!("../README.md");
 
@@ -374,20 +376,8 @@ fn the_spellings_the_readme_names_share_one_cache_entry() {
 }
 
 fn cache_status(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.lines()
-        .find_map(|l| l.strip_prefix("x-cache: "))
-        .unwrap_or("none")
-        .to_owned()
+    let answer = String::from_utf8(http_exchange(addr, path, "")).unwrap();
+    header_in(&answer, "x-cache").unwrap_or("none").to_owned()
 }
 
 /// The README's `json` block containing `needle`, parsed.
@@ -943,16 +933,7 @@ fn the_rust_version_the_readme_names_is_the_packages() {
 
 /// One HTTP/1.1 GET with `extra` header lines: (head, lowercased; body length).
 fn get_head(addr: &str, path: &str, extra: &str) -> (String, usize) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
+    let out = http_exchange(addr, path, extra);
     let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&out[..at]).to_ascii_lowercase();
     (head, out.len() - at - 4)

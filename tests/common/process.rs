@@ -28,17 +28,33 @@ pub fn synedge(dir: &Path) -> Command {
     c
 }
 
-/// Sends one HTTP/1.1 request and returns (status, body).
-pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+/// One HTTP/1.1 GET over a fresh connection, with `extra` header lines (each ending in
+/// `\r\n`): the whole answer, as sent.
+pub fn http_exchange(addr: &str, path: &str, extra: &str) -> Vec<u8> {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// The value of header `name` (lowercase, as the server writes it) in a whole answer.
+pub fn header_in<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    answer
+        .split("\r\n\r\n")
+        .next()?
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+}
+
+/// Sends one HTTP/1.1 request and returns (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let out = String::from_utf8(http_exchange(addr, path, "")).unwrap();
     let status = out[9..12].parse().unwrap();
     let body = out
         .split_once("\r\n\r\n")
