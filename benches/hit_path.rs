@@ -113,9 +113,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("cache_get_now_hit", |b| {
         b.iter(|| {
             j = (j + 1) % keys.len();
-            cache
-                .get_now(&keys[j], || reqs[j].clone())
-                .expect("a hit")
+            cache.get_now(&keys[j], || reqs[j].clone()).expect("a hit")
         })
     });
 }

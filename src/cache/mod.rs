@@ -322,11 +322,7 @@ impl FragmentCache {
     /// starts). `None` when only [`Self::get`] can answer: a miss, or an entry that
     /// may be served only if the origin fails. `key` is the request's cache key;
     /// `request` makes the request itself, called only to start a refresh.
-    pub fn get_now(
-        &self,
-        key: &str,
-        request: impl FnOnce() -> FragmentRequest,
-    ) -> Option<Served> {
+    pub fn get_now(&self, key: &str, request: impl FnOnce() -> FragmentRequest) -> Option<Served> {
         let e = self.inner.map.get(key)?;
         let served = match self.freshness(&e, Instant::now()) {
             Freshness::Fresh => Served {
