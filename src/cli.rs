@@ -260,7 +260,7 @@ fn scaler(config: Config) -> anyhow::Result<()> {
             tracing::info!(signal = sig, "shutting down");
             trigger.cancel();
         });
-        crate::scaler::standalone::run(config, admin, shutdown).await
+        crate::app::run_scaler(config, admin, shutdown).await
     })
 }
 
