@@ -366,7 +366,7 @@ fn healthcheck(mut addr: SocketAddr, https: bool) -> anyhow::Result<()> {
         // SECURITY: the probe asks this very process whether it is ready; the
         // certificate is made for the public name, not for 127.0.0.1, so it is not
         // verified (as a Kubernetes HTTPS probe does not verify it either).
-        let client = Arc::new(origin::http::unverified_tls()?);
+        let client = Arc::new(crate::net::tls::unverified_tls()?);
         let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
         let conn =
             rustls::ClientConnection::new(client, name).context("starting the TLS handshake")?;

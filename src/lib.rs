@@ -21,6 +21,9 @@
 //!   (it uses only [`url`]) that config, the command line and the catalog share.
 //! - [`url`]: [`url::redact`], how every URL is shown (credentials hidden); a leaf that
 //!   imports nothing of the crate, so everything may use it.
+//! - [`net`]: the client side of the network: TLS client configurations, the HTTP
+//!   origin's pooled client, the scaler's one-shot endpoints, error chains; a leaf that
+//!   imports nothing of the crate, used by `origin`, `scaler` and `cli`.
 //!
 //! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
 //! input is never echoed into a response; no panics on input.
@@ -34,6 +37,7 @@ pub mod compress;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod net;
 pub mod origin;
 pub mod scaler;
 pub mod server;

@@ -14,10 +14,8 @@
 //! Invariants: no call panics; no secret (webhook token, service-account token) appears in
 //! an error or a log line; URLs are shown without credentials or query strings.
 //!
-//! HTTP uses hyper's connection-level client (one connection per call) over plain TCP or
-//! tokio-rustls with the ring provider. The scaler actuates at most once per tick, seconds
-//! apart, so a connection pool would only keep idle sockets to the API server; a fresh
-//! connection per call also picks up a rotated API-server address at once.
+//! HTTP goes through [`crate::net::endpoint::Endpoint`]: one fresh connection per call,
+//! bounded by `scaler.actuator.timeout`.
 
 use std::fmt;
 use std::io;
@@ -26,30 +24,23 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
-use http::{HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use rustls::pki_types::pem::PemObject as _;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
-use tokio::net::TcpStream;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, Method, StatusCode};
+use tokio::io::AsyncReadExt as _;
 
 use crate::config::{ActuatorConfig, ActuatorKind, SERVICE_ACCOUNT_DIR, Secret};
+use crate::net::endpoint::{CallError, Endpoint, bearer};
+use crate::net::tls;
 
 /// A boxed future, so that [`Actuator`] stays object-safe (the scaler holds a `dyn`).
 pub type BoxFuture<'a, T> = crate::origin::BoxFuture<'a, T>;
 
-/// The most of an HTTP answer we read: a `Scale` object or a `Status` is well under 1 KiB;
-/// anything this large is not an answer we can use.
-const MAX_ANSWER_BYTES: usize = 1 << 20;
 /// How much of an error body or of a command's stderr goes into an error message.
 const MAX_DETAIL_CHARS: usize = 300;
 /// How much of a command's stderr we keep (its tail) while it runs.
 const STDERR_TAIL_BYTES: usize = 8 * 1024;
-const USER_AGENT_VALUE: &str = concat!("synedge/", env!("CARGO_PKG_VERSION"));
 
 /// What the scaler asks for. Serialized as the webhook's JSON body.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -106,6 +97,15 @@ pub enum ActuatorError {
     /// The request cannot be expressed to this platform (e.g. more replicas than it counts).
     #[error("cannot ask for {desired} instances: {detail}")]
     Unsupported { desired: u32, detail: String },
+}
+
+impl From<CallError> for ActuatorError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Timeout { target, after } => Self::Timeout { target, after },
+            CallError::Unreachable { target, detail } => Self::Unreachable { target, detail },
+        }
+    }
 }
 
 /// Something that changes the instance count.
@@ -241,7 +241,7 @@ impl Actuator for Webhook {
                 .await?;
             if !answer.status.is_success() {
                 return Err(ActuatorError::Status {
-                    target: self.endpoint.shown.clone(),
+                    target: self.endpoint.shown().to_owned(),
                     status: answer.status,
                     detail: body_excerpt(&answer.body),
                 });
@@ -514,7 +514,7 @@ impl Kubernetes {
             .await?;
         if !answer.status.is_success() {
             return Err(ActuatorError::Status {
-                target: self.endpoint.shown.clone(),
+                target: self.endpoint.shown().to_owned(),
                 status: answer.status,
                 detail: status_message(&answer.body).unwrap_or_else(|| body_excerpt(&answer.body)),
             });
@@ -532,7 +532,7 @@ impl Actuator for Kubernetes {
         Box::pin(async move {
             let body = self.call(Method::GET, None, Bytes::new()).await?;
             let replicas = scale_replicas(&body).map_err(|detail| ActuatorError::BadAnswer {
-                target: self.endpoint.shown.clone(),
+                target: self.endpoint.shown().to_owned(),
                 detail,
             })?;
             Ok(Some(replicas))
@@ -646,231 +646,14 @@ fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
-// ---------------------------------------------------------------------------------------
-// HTTP
-
-/// One HTTP(S) URL, resolved at build time: where to connect, what to send as `Host`, and
-/// how to show it in errors. Also how the scaler reads its peers' signals.
-pub(crate) struct Endpoint {
-    host: String,
-    port: u16,
-    host_header: HeaderValue,
-    path_and_query: String,
-    /// `Some` for https: the connector and the name the certificate must carry.
-    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    /// E.g. `the webhook at https://hooks.example/scale`: no credentials, no query.
-    shown: String,
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("shown", &self.shown)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An HTTP answer, read whole (up to [`MAX_ANSWER_BYTES`]).
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-    pub(crate) body: Bytes,
-}
-
-impl Endpoint {
-    /// Parses `url` (http or https). `tls` is called only for https.
-    pub(crate) fn parse(
-        url: &str,
-        key: &str,
-        noun: &str,
-        tls: impl FnOnce() -> anyhow::Result<Arc<rustls::ClientConfig>>,
-    ) -> anyhow::Result<Self> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| anyhow!("{key} is not a valid URL ({e})"))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => bail!("{key} must start with http:// or https://"),
-        };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| anyhow!("{key} has no host"))?;
-        // SECURITY: credentials in a URL end up in logs; there are keys for secrets.
-        if authority.as_str().contains('@') {
-            bail!("{key} must not carry credentials (user:password@); use the token settings");
-        }
-        let host = authority.host();
-        if host.is_empty() {
-            bail!("{key} has no host");
-        }
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        // `[::1]` is a host in a URL and `::1` an address to connect to.
-        let bare_host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let host_header = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| anyhow!("{key} has a host that cannot be sent in a Host header"))?;
-        let path_and_query = uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-        let tls = if https {
-            let config = tls()?;
-            let name = ServerName::try_from(bare_host.clone())
-                .map_err(|_| anyhow!("{key}: `{host}` is not a valid TLS server name"))?;
-            Some((tokio_rustls::TlsConnector::from(config), name))
-        } else {
-            None
-        };
-        let shown = format!(
-            "{noun} at {}://{}{}",
-            if https { "https" } else { "http" },
-            authority,
-            uri.path()
-        );
-        Ok(Self {
-            host: bare_host,
-            port,
-            host_header,
-            path_and_query,
-            tls,
-            shown,
-        })
-    }
-
-    /// Sends one request on a fresh connection and reads the whole answer, all within
-    /// `timeout`. Any status is an `Ok` answer; the caller judges it.
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        headers: Vec<(http::HeaderName, HeaderValue)>,
-        body: Bytes,
-        timeout: Duration,
-    ) -> Result<Answer, ActuatorError> {
-        let mut req = Request::new(Full::new(body.clone()));
-        *req.method_mut() = method;
-        *req.uri_mut() = self
-            .path_and_query
-            .parse()
-            .map_err(|_| self.unreachable("the request path is not valid".to_owned()))?;
-        let h = req.headers_mut();
-        h.insert(HOST, self.host_header.clone());
-        h.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        for (name, mut value) in headers {
-            if name == AUTHORIZATION {
-                value.set_sensitive(true);
-            }
-            h.insert(name, value);
-        }
-        match tokio::time::timeout(timeout, self.exchange(req)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(ActuatorError::Timeout {
-                target: self.shown.clone(),
-                after: timeout,
-            }),
-        }
-    }
-
-    async fn exchange(&self, req: Request<Full<Bytes>>) -> Result<Answer, ActuatorError> {
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| {
-                self.unreachable(format!("connecting to port {} failed: {e}", self.port))
-            })?;
-        let _ = tcp.set_nodelay(true);
-        let answer = match &self.tls {
-            None => send_on(tcp, req).await,
-            Some((connector, name)) => {
-                let tls = connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| self.unreachable(format!("the TLS handshake failed: {e}")))?;
-                send_on(tls, req).await
-            }
-        };
-        answer.map_err(|detail| self.unreachable(detail))
-    }
-
-    fn unreachable(&self, detail: String) -> ActuatorError {
-        ActuatorError::Unreachable {
-            target: self.shown.clone(),
-            detail,
-        }
-    }
-}
-
-/// Aborts the connection task when the exchange ends or is dropped (timeout), so no socket
-/// outlives its call.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// HTTP/1.1 over an established stream.
-async fn send_on<T>(io: T, req: Request<Full<Bytes>>) -> Result<Answer, String>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| format!("the HTTP handshake failed: {}", error_chain(&e)))?;
-    let _driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("the HTTP exchange failed: {}", error_chain(&e)))?;
-    let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
-        .collect()
-        .await
-        .map_err(|e| format!("reading the answer failed: {e}"))?
-        .to_bytes();
-    Ok(Answer { status, body })
-}
-
-/// `Authorization: Bearer …`, marked sensitive so it is never logged by hyper.
-fn bearer(token: &str) -> Result<HeaderValue, &'static str> {
-    if token.is_empty() {
-        return Err("is empty");
-    }
-    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
-        .map_err(|_| "contains characters that cannot be sent in a header")?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-/// TLS verified against the system trust store (webhook): the HTTP origin's builder,
-/// its error naming this key.
+/// TLS verified against the system trust store (webhook), errors naming this key.
 fn system_tls() -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    crate::origin::http::system_tls("scaler.actuator.url")
+    tls::system_tls("scaler.actuator.url")
 }
 
 /// TLS verified against the CA bundle at `ca_file` only (the cluster's CA).
 fn ca_tls(ca_file: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    const KEY: &str = "scaler.actuator.ca_file";
-    let pem = std::fs::read(ca_file)
-        .with_context(|| format!("{KEY}: cannot read {}", ca_file.display()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-        let cert =
-            cert.map_err(|e| anyhow!("{KEY}: {} is not a PEM bundle ({e})", ca_file.display()))?;
-        roots.add(cert).map_err(|e| {
-            anyhow!(
-                "{KEY}: {} holds an unusable certificate ({e})",
-                ca_file.display()
-            )
-        })?;
-    }
-    if roots.is_empty() {
-        bail!("{KEY}: {} holds no PEM certificates", ca_file.display());
-    }
-    crate::origin::http::client_tls(roots)
+    tls::ca_file_tls(ca_file, "scaler.actuator.ca_file")
 }
 
 /// The start of an error body, on one line, for an error message.
@@ -890,21 +673,6 @@ fn shorten(s: &str, max: usize) -> String {
         None => s.to_owned(),
         Some((cut, _)) => format!("{}…", &s[..cut]),
     }
-}
-
-/// An error and its sources, `: `-joined (hyper's top-level messages are terse).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -961,36 +729,5 @@ mod tests {
         assert_eq!(status_message(status).as_deref(), Some("nope"));
         assert_eq!(status_message(br#"{"kind":"Scale","message":"x"}"#), None);
         assert_eq!(status_message(b"forbidden"), None);
-    }
-
-    #[test]
-    fn endpoint_hides_query_and_refuses_credentials() {
-        let e = Endpoint::parse(
-            "http://hooks.example:8080/scale?key=s3cret",
-            "k",
-            "the webhook",
-            || unreachable!("no TLS for http"),
-        )
-        .expect("valid URL");
-        assert_eq!(e.shown, "the webhook at http://hooks.example:8080/scale");
-        assert_eq!(e.path_and_query, "/scale?key=s3cret");
-        assert_eq!(e.port, 8080);
-        let err = Endpoint::parse(
-            "http://u:p@hooks.example/",
-            "k",
-            "the webhook",
-            || unreachable!(),
-        )
-        .expect_err("credentials refused");
-        assert!(err.to_string().contains("credentials"), "{err}");
-        let v6 = Endpoint::parse("http://[::1]/", "k", "x", || unreachable!()).expect("v6");
-        assert_eq!((v6.host.as_str(), v6.port), ("::1", 80));
-    }
-
-    #[test]
-    fn bearer_refuses_header_breaking_tokens() {
-        assert!(bearer("abc.def").is_ok());
-        assert!(bearer("abc\r\nX-Evil: 1").is_err());
-        assert!(bearer("").is_err());
     }
 }

@@ -18,9 +18,10 @@ use http::{HeaderValue, Method};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::actuator::{Actuator, Endpoint, ScaleRequest};
+use super::actuator::{Actuator, ScaleRequest};
 use super::policy::{Decision, Direction, History, decide};
 use crate::config::{ScalerConfig, Secret};
+use crate::net::endpoint::Endpoint;
 use crate::signals::{Metrics, Signals};
 use crate::url::redact;
 
