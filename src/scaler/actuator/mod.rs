@@ -27,8 +27,10 @@ mod log;
 mod webhook;
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +41,9 @@ use crate::config::{ActuatorConfig, ActuatorKind};
 use crate::net::endpoint::CallError;
 
 /// A boxed future, so that [`Actuator`] stays object-safe (the scaler holds a `dyn`).
-pub type BoxFuture<'a, T> = crate::origin::BoxFuture<'a, T>;
+/// The same type as `origin::BoxFuture`, spelled out so the scaler needs nothing from
+/// `origin`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How much of an error body or of a command's stderr goes into an error message.
 const MAX_DETAIL_CHARS: usize = 300;
