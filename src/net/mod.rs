@@ -10,12 +10,13 @@
 //!   builder; the HTTP origin talks through it.
 //! - [`endpoint`]: one HTTP(S) URL called one request per fresh connection: the scaler's
 //!   actuators and its reads of peers' signals.
+//! - [`probe`]: the blocking `GET /readyz` of `synedge healthcheck`.
 //! - [`error_chain`]: an error and its sources on one line, for every message that
 //!   quotes a client library's error (hyper, rustls, tokio-postgres).
 //!
 //! Users: `origin::http` (pool, system roots), `origin::postgres` (TLS for
 //! tokio-postgres), `scaler::actuator` and `scaler::controller` (endpoints, the CA file),
-//! and `cli`'s `healthcheck` (the unverified configuration).
+//! and `cli`'s `healthcheck` (the probe, over the unverified configuration).
 //!
 //! A leaf: it imports nothing of the crate, so every layer may use it. Errors from
 //! building a configuration are `anyhow` with the configuration key (`named`) first,
@@ -24,6 +25,7 @@
 
 pub mod connector;
 pub mod endpoint;
+pub mod probe;
 pub mod tls;
 
 /// The `User-Agent` of every request synedge makes.
