@@ -1,5 +1,8 @@
 //! Wiring: builds the shared state from a [`Config`], an origin and an events store,
-//! and runs both listeners and the background tasks until shutdown.
+//! and runs both listeners and the background tasks until shutdown; and
+//! [`run_scaler`], the `synedge scaler` process. Both live here, above `server` and
+//! `scaler`, because they put those together: nothing below this module imports
+//! `server`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -13,6 +16,8 @@ use crate::cache::{CacheSettings, FragmentCache};
 use crate::config::{AccessLogFormat, Config};
 use crate::events::{self, EventStore};
 use crate::origin::Origin;
+use crate::scaler::actuator;
+use crate::scaler::controller::{Controller, ScalerLog, Source};
 use crate::server::tls::{Tls, TlsError};
 use crate::server::{self, AppState, ServeOptions};
 use crate::shutdown::Readiness;
@@ -192,10 +197,10 @@ impl App {
     ///
     /// # Errors
     /// The actuator cannot be built from its config.
-    pub fn scaler(&self) -> anyhow::Result<crate::scaler::controller::Controller> {
-        use crate::scaler::controller::{Controller, SIGNALS_WINDOW_S, Source};
+    pub fn scaler(&self) -> anyhow::Result<Controller> {
+        use crate::scaler::controller::SIGNALS_WINDOW_S;
         let cfg = &self.config.scaler;
-        let actuator = crate::scaler::actuator::build(&cfg.actuator)?;
+        let actuator = actuator::build(&cfg.actuator)?;
         let source = if cfg.peers.is_empty() {
             let state = self.state.clone();
             Source::Local(Box::new(move || state.signals(SIGNALS_WINDOW_S)))
@@ -295,4 +300,48 @@ async fn upkeep(state: Arc<AppState>, stop: CancellationToken) {
             .concurrency_limit
             .set(state.limiter.limit() as f64);
     }
+}
+
+/// `synedge scaler`: the fleet's one controller, on its own. It reads every peer's
+/// signals, decides and actuates, and serves `/metrics`, `/admin/v1/scaler` and
+/// `/healthz` on `admin.listen` until `shutdown`.
+///
+/// # Errors
+/// No peers configured, an actuator that cannot be built, or a broken listener.
+pub async fn run_scaler(
+    config: Config,
+    admin: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !config.scaler.peers.is_empty(),
+        "synedge scaler controls a fleet: set scaler.peers to the instances' admin URLs \
+         or to dns://NAME:PORT (serve runs the scaler for itself with scaler.enabled)"
+    );
+    let metrics = Arc::new(Metrics::new());
+    let log = Arc::new(ScalerLog::default());
+    let controller = Controller::new(
+        config.scaler.clone(),
+        actuator::build(&config.scaler.actuator)?,
+        Source::Peers {
+            peers: config.scaler.peers.clone(),
+            token: config.admin.token.clone(),
+        },
+        metrics.clone(),
+        log.clone(),
+    );
+    let loop_task = tokio::spawn(controller.run(shutdown.clone()));
+    let opts = ServeOptions {
+        max_connections: 64,
+        ..ServeOptions::new(&config)
+    };
+    let served = server::serve(
+        admin,
+        server::admin::scaler_router(metrics, log),
+        opts,
+        shutdown,
+    )
+    .await;
+    loop_task.await?;
+    Ok(served?)
 }

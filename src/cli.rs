@@ -260,7 +260,7 @@ fn scaler(config: Config) -> anyhow::Result<()> {
             tracing::info!(signal = sig, "shutting down");
             trigger.cancel();
         });
-        crate::scaler::standalone::run(config, admin, shutdown).await
+        crate::app::run_scaler(config, admin, shutdown).await
     })
 }
 
@@ -346,10 +346,9 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Probes `/readyz` with a minimal HTTP/1.0 request (over TLS when the listener is
-/// HTTPS): the runtime image has no curl.
+/// Probes `/readyz` of the instance listening on `addr` (`0.0.0.0` and `::` mean this
+/// host's loopback): the runtime image has no curl.
 fn healthcheck(mut addr: SocketAddr, https: bool) -> anyhow::Result<()> {
-    use std::io::{Read, Write};
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             [127, 0, 0, 1].into()
@@ -357,34 +356,5 @@ fn healthcheck(mut addr: SocketAddr, https: bool) -> anyhow::Result<()> {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
-    let timeout = Duration::from_secs(2);
-    let tcp = std::net::TcpStream::connect_timeout(&addr, timeout)
-        .with_context(|| format!("connecting to {addr}"))?;
-    tcp.set_read_timeout(Some(timeout))?;
-    tcp.set_write_timeout(Some(timeout))?;
-    let mut stream: Box<dyn ReadWrite> = if https {
-        // SECURITY: the probe asks this very process whether it is ready; the
-        // certificate is made for the public name, not for 127.0.0.1, so it is not
-        // verified (as a Kubernetes HTTPS probe does not verify it either).
-        let client = Arc::new(origin::http::unverified_tls()?);
-        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let conn =
-            rustls::ClientConnection::new(client, name).context("starting the TLS handshake")?;
-        Box::new(rustls::StreamOwned::new(conn, tcp))
-    } else {
-        Box::new(tcp)
-    };
-    stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    stream.flush()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).context("reading the answer")?;
-    anyhow::ensure!(
-        &head[9..12] == b"200",
-        "/readyz answered {}",
-        String::from_utf8_lossy(&head[9..12])
-    );
-    Ok(())
+    crate::net::probe::readyz(addr, https, Duration::from_secs(2))
 }
-
-trait ReadWrite: std::io::Read + std::io::Write {}
-impl<T: std::io::Read + std::io::Write> ReadWrite for T {}

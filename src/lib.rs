@@ -13,14 +13,20 @@
 //! - [`compress`]: the gzip and brotli variants of a body, made once; a leaf.
 //! - [`events`]: beacons: validation, the bounded queue, the batch writer into daily
 //!   rollups ([`events::EventStore`], implemented by the SQLite and PostgreSQL stores).
-//! - [`signals`]: the metrics every module records into.
-//! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all.
-//! - [`scaler`]: the scaling policy, its loop, actuators and simulator.
+//! - [`signals`]: the metrics every module records into; imports nothing of the crate
+//!   (labels are `&'static str` values its callers pass).
+//! - [`server`]: routers, handlers, the accept loop; [`app`] wires it all (`serve`, and
+//!   the standalone `scaler` in [`app::run_scaler`]); nothing below them imports either.
+//! - [`scaler`]: the scaling policy, its loop, actuators (`scaler::actuator`, one file
+//!   each) and simulator; it imports config, net, signals and url.
 //! - [`shutdown`]: readiness and signals; [`cli`]: the command line.
 //! - [`store_url`]: [`store_url::StoreUrl`], what a store URL names, checked once; a leaf
 //!   (it uses only [`url`]) that config, the command line and the catalog share.
 //! - [`url`]: [`url::redact`], how every URL is shown (credentials hidden); a leaf that
 //!   imports nothing of the crate, so everything may use it.
+//! - [`net`]: the client side of the network: TLS client configurations, the HTTP
+//!   origin's pooled client, the scaler's one-shot endpoints, the health probe, error
+//!   chains; a leaf that imports nothing of the crate, used by `origin`, `scaler` and `cli`.
 //!
 //! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
 //! input is never echoed into a response; no panics on input.
@@ -34,6 +40,7 @@ pub mod compress;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod net;
 pub mod origin;
 pub mod scaler;
 pub mod server;

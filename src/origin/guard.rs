@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::{BoxFuture, Invalidation, Lookup, Origin, OriginError};
 use crate::domain::FragmentRequest;
 use crate::signals::Metrics;
+pub use crate::signals::metrics::BreakerState;
 
 /// Consecutive failures that open the breaker.
 pub const OPEN_AFTER: u32 = 5;
@@ -37,14 +38,6 @@ pub const MAX_OPEN_FOR: Duration = Duration::from_secs(30);
 pub const RETRIES: u32 = 2;
 /// Backoff before retry `n` is uniform in `0..BACKOFF × 2^n` ("full jitter").
 pub const BACKOFF: Duration = Duration::from_millis(20);
-
-/// Where the breaker stands, as exported (`synedge_origin_breaker_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    Closed = 0,
-    HalfOpen = 1,
-    Open = 2,
-}
 
 #[derive(Debug)]
 struct Breaker {

@@ -39,7 +39,6 @@
 //! - SECURITY: credentials in the URL's userinfo are sent as HTTP Basic authorization
 //!   (a sensitive header value) and appear in no log line, error or `Debug` output.
 
-mod connector;
 pub mod directives;
 
 use std::fmt;
@@ -57,16 +56,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::ServerName;
 use tokio::sync::Semaphore;
 
-pub use connector::{client_tls, system_tls, unverified_tls};
-
 use super::{BoxFuture, Fragment, Lookup, Origin, OriginError, content_version};
 use crate::domain::{BrandMpn, FragmentRequest, Gtin14, Sku, canonical_tag, normalize_brand};
+use crate::net::connector::{Connector, pooled_client};
+use crate::net::tls::system_tls;
+use crate::net::{USER_AGENT as USER_AGENT_VALUE, error_chain};
 use crate::store_url::StoreUrl;
-use connector::Connector;
 
 /// Largest fragment body accepted from the upstream, as sent and after decoding. Real
 /// fragments are tens of kilobytes; a bigger answer is a misrouted file or an attack on
@@ -88,8 +86,6 @@ const MAX_DISCARD_BYTES: usize = 64 << 10;
 /// Gzip bodies up to this size are decoded on the async worker; bigger ones on the
 /// blocking pool, so a large miss does not stall the hits sharing that worker.
 const INLINE_DECODE_BYTES: usize = 64 << 10;
-
-const USER_AGENT_VALUE: &str = concat!("synedge/", env!("CARGO_PKG_VERSION"));
 
 /// Upstream headers naming the product of an answer (for surrogate keys), used when the
 /// request itself does not name a brand and MPN.
@@ -162,10 +158,7 @@ impl HttpOrigin {
             _ => None,
         };
         let connector = Connector::new(timeout, tls);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IN_FLIGHT)
-            .build(connector);
+        let client = pooled_client(connector, POOL_IDLE_TIMEOUT, MAX_IN_FLIGHT);
         tracing::debug!(url = %upstream.shown(), ?timeout, "http origin ready");
         Ok(Self {
             upstream,
@@ -569,21 +562,6 @@ fn closed_under_us(e: &hyper_util::client::legacy::Error) -> bool {
             .is_some_and(|h| h.is_incomplete_message() || h.is_canceled())
 }
 
-/// An error and its causes on one line (hyper's top-level messages are terse).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let next = c.to_string();
-        if !s.contains(&next) {
-            s.push_str(": ");
-            s.push_str(&next);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// `origin.url`, taken apart. Holds the credentials, so it has no `Debug`.
 struct Upstream {
     https: bool,
@@ -663,6 +641,7 @@ fn base64(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::tls::client_tls;
 
     fn req(q: &str) -> FragmentRequest {
         FragmentRequest::from_query(q).unwrap()

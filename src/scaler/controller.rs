@@ -18,9 +18,10 @@ use http::{HeaderValue, Method};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::actuator::{Actuator, Endpoint, ScaleRequest};
+use super::actuator::{Actuator, ScaleRequest};
 use super::policy::{Decision, Direction, History, decide};
 use crate::config::{ScalerConfig, Secret};
+use crate::net::endpoint::Endpoint;
 use crate::signals::{Metrics, Signals};
 use crate::url::redact;
 
@@ -171,8 +172,8 @@ impl Controller {
         let decision = decide(&signals, current, &self.cfg, now, &self.history);
         self.history.record(now, &decision, &self.cfg);
         self.metrics.scaler_decision(
-            decision.direction,
-            decision.reason,
+            decision.direction.as_str(),
+            decision.reason.as_str(),
             decision.desired,
             current,
         );
@@ -393,6 +394,16 @@ mod tests {
         }));
         let c = Controller::new(cfg, actuator, source, Arc::new(Metrics::new()), log.clone());
         (c, log)
+    }
+
+    #[test]
+    fn metric_labels_are_the_policys() {
+        // signals lists the label values itself (it imports nothing from scaler), so
+        // every decision series exists from the start; they must be the policy's.
+        use crate::scaler::policy::Reason;
+        use crate::signals::metrics::{SCALER_DIRECTIONS, SCALER_REASONS};
+        assert_eq!(Direction::ALL.map(Direction::as_str), SCALER_DIRECTIONS);
+        assert_eq!(Reason::ALL.map(Reason::as_str), SCALER_REASONS);
     }
 
     #[tokio::test(start_paused = true)]

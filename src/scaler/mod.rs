@@ -5,4 +5,3 @@ pub mod actuator;
 pub mod controller;
 pub mod policy;
 pub mod simulate;
-pub mod standalone;

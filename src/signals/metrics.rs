@@ -8,7 +8,39 @@
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::scaler::policy::{Direction, Reason};
+/// Where the origin circuit breaker stands, as exported (`synedge_origin_breaker_state`:
+/// the discriminant). Defined here, with the gauge it sets, so that signals imports
+/// nothing from `origin`; `origin::guard` re-exports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
+}
+
+/// Label values of `synedge_scaler_decisions_total{direction}`: the scaler policy's
+/// `Direction::as_str`, listed here so that every series exists (at zero) from the
+/// start and signals imports nothing from `scaler` (a scaler test keeps the lists equal).
+pub const SCALER_DIRECTIONS: [&str; 3] = ["up", "down", "none"];
+/// Label values of `synedge_scaler_decisions_total{reason}`: the policy's
+/// `Reason::as_str`, in `Reason::ALL` order (see [`SCALER_DIRECTIONS`]).
+pub const SCALER_REASONS: [&str; 13] = [
+    "on_target",
+    "target_rps",
+    "target_cpu",
+    "forecast",
+    "latency_slo",
+    "shedding",
+    "schedule",
+    "min_instances",
+    "max_instances",
+    "stabilizing",
+    "held_for_latency",
+    "rate_limited",
+    "no_signals",
+];
+const SCALER_DECISIONS_HELP: &str =
+    "Scaler decisions, by direction and the rule that set the count.";
 
 /// Request latency buckets, in seconds: fine below a millisecond, where cache hits live.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -196,14 +228,17 @@ pub struct Metrics {
     pub concurrency_limit: Gauge,
     scaler_desired: Gauge,
     scaler_current: Gauge,
-    /// `[direction][reason]`.
-    scaler_decisions: [[Counter; Reason::ALL.len()]; Direction::ALL.len()],
+    /// `[direction][reason]`, in [`SCALER_DIRECTIONS`] and [`SCALER_REASONS`] order.
+    scaler_decisions: [[Counter; SCALER_REASONS.len()]; SCALER_DIRECTIONS.len()],
     /// `[ok, error]`.
     scaler_actuations: [Counter; 2],
     /// `[ok, error]`: certificate reloads of the HTTPS listener.
     tls_reloads: [Counter; 2],
     /// `[window][field]`: the windows' values as gauges ([`SIGNAL_GAUGES`]).
     signal_gauges: [[Gauge; SIGNAL_GAUGES.len()]; SIGNAL_WINDOWS.len()],
+    /// Kept to register a decision series whose labels are not in the lists above (a
+    /// label added to the policy before it is added here), so no decision goes uncounted.
+    reg: Reg,
 }
 
 /// Windows exported on `/metrics`, in seconds, with their label values.
@@ -520,13 +555,13 @@ impl Metrics {
                 "Instances the platform ran at the scaler's last decision.",
                 &[],
             ),
-            scaler_decisions: Direction::ALL.map(|d| {
-                Reason::ALL.map(|reason| {
+            scaler_decisions: SCALER_DIRECTIONS.map(|direction| {
+                SCALER_REASONS.map(|reason| {
                     r.counter(
                         "synedge_scaler_decisions_total",
                         None,
-                        "Scaler decisions, by direction and the rule that set the count.",
-                        &[("direction", d.as_str()), ("reason", reason.as_str())],
+                        SCALER_DECISIONS_HELP,
+                        &[("direction", direction), ("reason", reason)],
                     )
                 })
             }),
@@ -551,6 +586,7 @@ impl Metrics {
                 SIGNAL_GAUGES.map(|(name, help)| r.gauge(name, None, help, &[("window", label)]))
             }),
             handle,
+            reg: r,
         }
     }
 
@@ -596,9 +632,9 @@ impl Metrics {
     }
 
     /// The origin breaker moved to `state`.
-    pub fn origin_breaker(&self, state: crate::origin::guard::BreakerState) {
+    pub fn origin_breaker(&self, state: BreakerState) {
         self.origin_breaker_state.set(f64::from(state as u8));
-        if state == crate::origin::guard::BreakerState::Open {
+        if state == BreakerState::Open {
             self.origin_breaker_opens.increment(1);
         }
     }
@@ -615,15 +651,30 @@ impl Metrics {
         self.windows.shed();
     }
 
-    /// Records one scaler decision.
+    /// Records one scaler decision; `direction` and `reason` are the policy's label
+    /// values (`Direction::as_str`, `Reason::as_str`).
     pub fn scaler_decision(
         &self,
-        direction: Direction,
-        reason: Reason,
+        direction: &'static str,
+        reason: &'static str,
         desired: u32,
         current: u32,
     ) {
-        self.scaler_decisions[direction as usize][reason as usize].increment(1);
+        let d = SCALER_DIRECTIONS.iter().position(|l| *l == direction);
+        let r = SCALER_REASONS.iter().position(|l| *l == reason);
+        match (d, r) {
+            (Some(d), Some(r)) => self.scaler_decisions[d][r].increment(1),
+            // Once per scaler interval at most, so registering on the spot costs nothing.
+            _ => self
+                .reg
+                .counter(
+                    "synedge_scaler_decisions_total",
+                    None,
+                    SCALER_DECISIONS_HELP,
+                    &[("direction", direction), ("reason", reason)],
+                )
+                .increment(1),
+        }
         self.scaler_desired.set(f64::from(desired));
         self.scaler_current.set(f64::from(current));
     }
@@ -774,5 +825,31 @@ mod tests {
             !text.contains("process_resident_memory_bytes 0\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn scaler_decisions_exist_from_the_start_and_unknown_labels_still_count() {
+        let m = Metrics::new();
+        let text = m.render();
+        assert!(
+            text.contains(
+                "synedge_scaler_decisions_total{direction=\"none\",reason=\"no_signals\"} 0"
+            ),
+            "{text}"
+        );
+        m.scaler_decision("up", "target_rps", 3, 2);
+        m.scaler_decision("up", "a_new_rule", 4, 3);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "synedge_scaler_decisions_total{direction=\"up\",reason=\"target_rps\"} 1"
+            )
+        );
+        assert!(
+            text.contains(
+                "synedge_scaler_decisions_total{direction=\"up\",reason=\"a_new_rule\"} 1"
+            )
+        );
+        assert!(text.contains("synedge_scaler_desired_instances 4"));
     }
 }

@@ -367,17 +367,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
         }
         None => {
             // "error connecting to server" alone hides the useful part, the cause.
-            let mut s = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(cause) = source {
-                let text = cause.to_string();
-                if !s.contains(&text) {
-                    s.push_str(": ");
-                    s.push_str(&text);
-                }
-                source = cause.source();
-            }
-            s
+            crate::net::error_chain(e)
         }
     }
 }

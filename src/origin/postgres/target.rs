@@ -20,18 +20,15 @@
 //! Invariant: no message built here or by the store contains the password: URLs are
 //! shown through [`crate::url::redact`].
 
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use anyhow::{anyhow, bail};
+use rustls::RootCertStore;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::net::tls;
 use crate::store_url::{PostgresParts, SSL_MODES, StoreUrl};
 use crate::url::redact;
 
@@ -103,13 +100,13 @@ impl Target {
         };
         pg.ssl_mode(mode);
         let config = if verify == Verify::Nothing {
-            crate::origin::http::unverified_tls()?
+            tls::unverified_tls()?
         } else {
             let roots = match rootcert.as_deref() {
                 None | Some("system") => system_roots(&shown)?,
                 Some(path) => file_roots(path, &shown)?,
             };
-            verified_tls(roots, verify == Verify::ChainAndName)?
+            tls::verified_tls(roots, verify == Verify::ChainAndName)?
         };
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(timeout);
@@ -125,112 +122,19 @@ impl Target {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn system_roots(shown: &str) -> anyhow::Result<RootCertStore> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        let why = found
-            .errors
-            .first()
-            .map_or_else(String::new, |e| format!(" ({e})"));
-        bail!(
+    tls::system_roots().map_err(|e| {
+        anyhow!(
             "{shown}: the URL asks for a verified TLS connection, but no trusted root \
-             certificates were found on this system{why}; install ca-certificates, set \
-             SSL_CERT_FILE, or name a CA bundle with sslrootcert=PATH"
-        );
-    }
-    Ok(roots)
+             certificates were found on this system{}; install ca-certificates, set \
+             SSL_CERT_FILE, or name a CA bundle with sslrootcert=PATH",
+            e.why()
+        )
+    })
 }
 
 fn file_roots(path: &str, shown: &str) -> anyhow::Result<RootCertStore> {
-    let pem =
-        std::fs::read(path).with_context(|| format!("{shown}: cannot read sslrootcert {path}"))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert =
-            cert.map_err(|e| anyhow!("{shown}: sslrootcert {path} is not a PEM bundle ({e})"))?;
-        roots.add(cert).map_err(|e| {
-            anyhow!("{shown}: sslrootcert {path} holds an unusable certificate ({e})")
-        })?;
-    }
-    anyhow::ensure!(
-        !roots.is_empty(),
-        "{shown}: sslrootcert {path} holds no PEM certificates"
-    );
-    Ok(roots)
-}
-
-fn verified_tls(roots: RootCertStore, check_name: bool) -> anyhow::Result<rustls::ClientConfig> {
-    let provider = provider();
-    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::clone(&provider),
-    )
-    .build()
-    .context("building the TLS certificate verifier")?;
-    let verifier: Arc<dyn ServerCertVerifier> = if check_name {
-        webpki
-    } else {
-        Arc::new(ChainOnly(webpki))
-    };
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("invariant: the ring provider supports the default TLS versions")?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
-}
-
-/// `sslmode=verify-ca`: the chain must lead to a trusted root; the name may differ.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
+    tls::pem_roots(Path::new(path), shown, &format!("sslrootcert {path}"))
 }
 
 #[cfg(test)]
