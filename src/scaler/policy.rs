@@ -201,8 +201,12 @@ impl History {
         }
         self.measured_since_forecast = match d.desired.cmp(&d.current) {
             Ordering::Greater if d.measured < d.desired => Some(d.measured),
-            Ordering::Equal => self.measured_since_forecast.map(|m| m.max(d.measured)),
-            _ => None,
+            Ordering::Greater => None,
+            // Kept while some of what the forecast asked for is still there.
+            _ => self
+                .measured_since_forecast
+                .map(|m| m.max(d.measured))
+                .filter(|&m| m < d.desired),
         };
         let keep =
             |t: SystemTime, window: Duration| now.duration_since(t).unwrap_or_default() <= window;
