@@ -736,29 +736,36 @@ fn simulate(args: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[test]
-fn the_simulation_example_prints_the_readme_table() {
-    let block = block_with("simulate --profile loadtest/profiles/black-friday.toml");
+/// Runs the README's `simulate` example for `profile` and checks that its table, the
+/// `nth` (from 0) under a `| policy | minutes over SLO` header, is what it prints.
+/// Returns the arguments run (`--out` into `out`).
+fn check_simulation_table(profile: &str, nth: usize, out: &Path) -> Vec<String> {
+    let block = block_with(&format!("simulate --profile {profile}"));
     let command = block.join(" ").replace('\\', " ");
-    let out = tempfile::tempdir().unwrap();
     let args: Vec<String> = command
         .split_whitespace()
         .skip_while(|w| *w != "simulate")
         .map(|w| {
             if w == "simulation" {
-                out.path().display().to_string()
+                out.display().to_string()
             } else {
                 w.to_owned()
             }
         })
         .collect();
     assert!(args.contains(&"--out".to_owned()), "{command}");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let printed = simulate(&args);
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let printed = simulate(&arg_refs);
+    let header = README
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("| policy | minutes over SLO"))
+        .nth(nth)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("no simulation table #{nth} in the README"));
     let table: Vec<Vec<String>> = README
         .lines()
-        .skip_while(|l| !l.starts_with("| policy | minutes over SLO"))
-        .skip(2)
+        .skip(header + 2)
         .take_while(|l| l.starts_with('|'))
         .map(|l| {
             l.split('|')
@@ -767,25 +774,28 @@ fn the_simulation_example_prints_the_readme_table() {
                 .collect()
         })
         .collect();
-    assert_eq!(
-        table.len(),
-        3,
-        "the README's simulation table was not found"
-    );
+    assert_eq!(table.len(), 4, "{profile}: the README's simulation table");
     assert_eq!(printed.len(), table.len(), "{printed:?}");
     for (got, want) in printed.iter().zip(&table) {
         // Instance-hours are rounded to one decimal in the README.
         let hours: f64 = got[3].parse().unwrap();
-        let got = [
-            got[0].clone(),
-            got[1].clone(),
-            got[2].clone(),
-            format!("{hours:.1}"),
-            got[4].clone(),
-            got[5].clone(),
-        ];
-        assert_eq!(got.as_slice(), want.as_slice(), "README row {want:?}");
+        let mut got = got.clone();
+        got[3] = format!("{hours:.1}");
+        assert_eq!(
+            got.as_slice(),
+            want.as_slice(),
+            "{profile}: README row {want:?}"
+        );
     }
+    args
+}
+
+#[test]
+fn the_simulation_examples_print_the_readme_tables() {
+    let out = tempfile::tempdir().unwrap();
+    check_simulation_table("loadtest/profiles/unannounced.toml", 1, out.path());
+    let args = check_simulation_table("loadtest/profiles/black-friday.toml", 0, out.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // "Without it" (the scheduled floor), what synedge does.
     let config = std::fs::read_to_string(

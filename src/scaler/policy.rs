@@ -6,15 +6,25 @@
 //! 1. target tracking: `ceil(current × load / target)` on rps per instance (served plus
 //!    shed: shed requests are demand too) and on CPU, the larger wins; within ±10% of the
 //!    target nothing changes;
-//! 2. forecast (scale-out only): a least-squares line through the last 2 × `forecast_lead`
-//!    of fleet demand, read `forecast_lead` ahead;
+//! 2. forecast (scale-out only), on fleet demand: a surge is a rise over the last
+//!    [`SURGE_WINDOW`] (least-squares slope) that the latest interval confirms, each
+//!    worth more than the tolerance over `forecast_lead`; while one lasts, demand is read
+//!    `forecast_lead` ahead on the latest interval's slope. Once the latest interval rises
+//!    less than that (under half the window's slope, or under the tolerance), demand has
+//!    levelled off and nothing is extrapolated: a finished ramp's slope is not carried past
+//!    its top. A forecast is a guess, so it is sized to the top of the tolerance band
+//!    (`target × 1.1` per instance); target tracking adds the rest once it is measured;
 //! 3. latency guard: p99 over `latency_slo`, or any shedding, asks for at least one
 //!    guard step more than the instances serving now, whatever the rps says;
 //! 4. scheduled floors; then `min_instances..=max_instances`;
 //! 5. scale-out at once, in steps of at most max(current × `max_percent`, `max_instances`);
 //!    scale-in only when every recommendation over `stabilization` was below the current
-//!    count (to the highest of them), never while p99 is over the SLO, and at most
-//!    `max_percent_per_minute` (at least one instance) per minute.
+//!    count (to the highest of them; a forecast's only for `forecast_lead`, by when it
+//!    came true or not), never while demand is rising or p99 is over the SLO, never below
+//!    what the remembered peak needs (see [`remembered_peak`]: a dip between two surges
+//!    does not dump the capacity the next one needs), and at most
+//!    `max_percent_per_minute` (at least one instance) per minute, except that what only
+//!    a forecast asked for, and no measurement since, goes at once.
 //!
 //! `signals` lists the instances the fleet knows (the peers): one that did not report
 //! (`None`: unready, unreachable) counts as fully loaded, as busy as the busiest instance
@@ -22,6 +32,7 @@
 //! (`current` > `signals.len()`: still starting) add no demand, so capacity on its way
 //! is not mistaken for load. With no report at all, nothing changes.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
@@ -30,11 +41,16 @@ use serde::Serialize;
 use crate::config::ScalerConfig;
 use crate::signals::Signals;
 
-/// The most demand history the forecast fits: twice `forecast_lead`, within
-/// [`MIN_FORECAST_WINDOW`]..=[`FORECAST_WINDOW`]. Short enough that a surge's slope is not
-/// diluted by the flat minutes before it, nor a finished surge's by its ramp.
-pub const FORECAST_WINDOW: Duration = Duration::from_secs(300);
-pub const MIN_FORECAST_WINDOW: Duration = Duration::from_secs(30);
+/// The forecast reads a surge's slope over this window (at least two decisions back):
+/// short, so a surge shows within about 30 s of its start, and a finished ramp leaves it
+/// as fast.
+pub const SURGE_WINDOW: Duration = Duration::from_secs(30);
+/// The peak memory holds a demand peak at full weight for this many stabilization
+/// windows after it was seen (with a 5-minute window: 8¾ minutes, a dip of about 6
+/// after a 2-minute fall) ...
+pub const PEAK_HOLD_WINDOWS: f64 = 1.75;
+/// ... then lets it fade linearly to nothing over this many more.
+pub const PEAK_FADE_WINDOWS: f64 = 1.0;
 /// Target tracking leaves the count alone within this share of the target.
 pub const TOLERANCE: f64 = 0.1;
 /// The scale-in rate limit is per this period.
@@ -64,10 +80,13 @@ pub enum Reason {
     RateLimited,
     /// No instance reported: nothing to decide from, so nothing changes.
     NoSignals,
+    /// Scale-in recommended, but the recently seen peak (fading) still needs these
+    /// instances: the dip may be between two surges.
+    PeakMemory,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Self::OnTarget,
         Self::TargetRps,
         Self::TargetCpu,
@@ -81,6 +100,7 @@ impl Reason {
         Self::HeldForLatency,
         Self::RateLimited,
         Self::NoSignals,
+        Self::PeakMemory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +118,7 @@ impl Reason {
             Self::HeldForLatency => "held_for_latency",
             Self::RateLimited => "rate_limited",
             Self::NoSignals => "no_signals",
+            Self::PeakMemory => "peak_memory",
         }
     }
 }
@@ -130,6 +151,10 @@ pub struct Decision {
     pub current: u32,
     /// What the rules asked for before the step limits and scale-in gating.
     pub recommended: u32,
+    /// `recommended` without the forecast: what was measured. The stabilization window
+    /// holds a forecast's ask for `forecast_lead` only (by then it came true or not), a
+    /// measured one for the whole window.
+    pub measured: u32,
     pub direction: Direction,
     pub reason: Reason,
     /// A sentence for people: the numbers behind the reason.
@@ -150,12 +175,18 @@ pub struct Decision {
 /// [`decide`]; `decide` itself only reads it.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    /// Fleet demand per decision, oldest first, over [`FORECAST_WINDOW`].
+    /// Fleet demand per decision, oldest first, over the peak memory's horizon
+    /// ([`peak_horizon`]) and at least the forecast's window.
     demand: VecDeque<(SystemTime, f64)>,
-    /// Recommended counts per decision, oldest first, over the stabilization window.
-    recommended: VecDeque<(SystemTime, u32)>,
+    /// Per decision, oldest first, over the stabilization window: (when, measured,
+    /// recommended); see [`Decision::measured`].
+    recommended: VecDeque<(SystemTime, u32, u32)>,
     /// When the count last went down.
     last_scale_down: Option<SystemTime>,
+    /// After a scale-out the forecast asked for (more than was measured): the most
+    /// instances measurement asked for since. What is above it only the forecast wanted,
+    /// and it did not come true. `None` after any other change.
+    measured_since_forecast: Option<u32>,
     /// When the first decision was recorded: stabilization needs a full window of them.
     since: Option<SystemTime>,
 }
@@ -164,16 +195,26 @@ impl History {
     pub fn record(&mut self, now: SystemTime, d: &Decision, cfg: &ScalerConfig) {
         self.since.get_or_insert(now);
         self.demand.push_back((now, d.demand_rps));
-        self.recommended.push_back((now, d.recommended));
+        self.recommended.push_back((now, d.measured, d.recommended));
         if d.desired < d.current {
             self.last_scale_down = Some(now);
         }
+        self.measured_since_forecast = match d.desired.cmp(&d.current) {
+            Ordering::Greater if d.measured < d.desired => Some(d.measured),
+            Ordering::Greater => None,
+            // Kept while some of what the forecast asked for is still there.
+            _ => self
+                .measured_since_forecast
+                .map(|m| m.max(d.measured))
+                .filter(|&m| m < d.desired),
+        };
         let keep =
             |t: SystemTime, window: Duration| now.duration_since(t).unwrap_or_default() <= window;
+        let demand_window = peak_horizon(cfg).max(surge_window(cfg));
         while self
             .demand
             .front()
-            .is_some_and(|&(t, _)| !keep(t, FORECAST_WINDOW))
+            .is_some_and(|&(t, _)| !keep(t, demand_window))
         {
             self.demand.pop_front();
         }
@@ -181,7 +222,7 @@ impl History {
         while self
             .recommended
             .front()
-            .is_some_and(|&(t, _)| !keep(t, stab))
+            .is_some_and(|&(t, _, _)| !keep(t, stab))
         {
             self.recommended.pop_front();
         }
@@ -243,10 +284,15 @@ pub fn decide(
     );
 
     // 2. Forecast: scale-out only.
-    let forecast_rps = forecast(history, now, demand_rps, cfg.forecast_lead);
+    let outlook = outlook(history, now, demand_rps, cfg);
+    let forecast_rps = outlook.forecast;
+    let mut forecast_want = 0;
     if let Some(f) = forecast_rps {
-        let want = ceil_u32(f / cfg.target_rps_per_instance);
+        // A guess, so sized to bring the forecast within the tolerance band, not to the
+        // target: target tracking adds the rest once the demand is measured.
+        let want = ceil_u32(f / (cfg.target_rps_per_instance * (1.0 + TOLERANCE)));
         if f > demand_rps && want > recommended {
+            forecast_want = want;
             recommended = want;
             reason = Reason::Forecast;
             detail = format!(
@@ -258,9 +304,11 @@ pub fn decide(
 
     // 3. Latency guard: one step over the instances that serve now; instances already
     // starting count towards it, so a slow minute does not add a step every interval.
+    let mut guard_want = 0;
     if over_slo || shedding {
         let serving = u32::try_from(listed).unwrap_or(u32::MAX);
         let want = serving.saturating_add(guard_step(serving));
+        guard_want = want;
         if want > recommended {
             recommended = want;
             (reason, detail) = if shedding {
@@ -299,6 +347,23 @@ pub fn decide(
         detail.push_str(&format!("; capped at max_instances {}", cfg.max_instances));
     }
 
+    // The same without the forecast, when it raised the count: target tracking, the
+    // guard, the floor, the bounds.
+    let measured = if forecast_want == 0 {
+        recommended
+    } else {
+        let tracked = if (ratio - 1.0).abs() <= TOLERANCE {
+            current
+        } else {
+            ceil_u32(n * ratio)
+        };
+        tracked
+            .max(guard_want)
+            .max(floor.unwrap_or(0))
+            .max(cfg.min_instances)
+            .min(recommended)
+    };
+
     // 5. Steps and scale-in gating.
     let mut desired = recommended;
     if reporting == 0 && recommended <= current {
@@ -320,17 +385,29 @@ pub fn decide(
         let full_window = history
             .since
             .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= stab);
-        // The highest recommendation over the window, this one included (as HPA does).
+        // The highest recommendation over the window, this one included (as HPA does);
+        // a forecast's only while it is `forecast_lead` old at most.
         let highest = history
             .recommended
             .iter()
-            .filter(|&&(t, _)| now.duration_since(t).unwrap_or_default() <= stab)
-            .map(|&(_, r)| r)
+            .filter_map(|&(t, measured, r)| {
+                let age = now.duration_since(t).unwrap_or_default();
+                (age <= stab).then_some(if age <= cfg.forecast_lead {
+                    r
+                } else {
+                    measured
+                })
+            })
             .fold(recommended, u32::max);
         let since_last = history
             .last_scale_down
             .map(|t| now.duration_since(t).unwrap_or_default());
-        if over_slo {
+        if outlook.rising {
+            // Demand is rising: what it measures now will not last.
+            desired = current;
+            reason = Reason::Forecast;
+            detail = format!("would scale in to {recommended}, but demand is rising");
+        } else if over_slo {
             desired = current;
             reason = Reason::HeldForLatency;
             detail = format!("would scale in, but p99 {p99_ms:.1} ms is over the SLO");
@@ -350,20 +427,38 @@ pub fn decide(
                 / 100.0)
                 .floor()
                 .max(1.0) as u32;
-            desired = highest
-                .max(current.saturating_sub(most))
-                .max(cfg.min_instances);
+            let peak = remembered_peak(history, now, cfg);
+            let for_peak = ceil_u32(peak / cfg.target_rps_per_instance).min(cfg.max_instances);
+            // What only a forecast asked for, and no measurement since (it did not come
+            // true), goes at once; what was needed goes at the rate limit.
+            let needed = history
+                .measured_since_forecast
+                .map_or(current, |m| m.max(measured));
+            desired = if current > needed {
+                highest.max(needed)
+            } else {
+                highest.max(current.saturating_sub(most))
+            }
+            .max(cfg.min_instances);
+            if for_peak > desired {
+                desired = for_peak.min(current);
+                reason = Reason::PeakMemory;
+                detail = format!(
+                    "would scale in to {highest}, but a recent peak of {peak:.0} rps (fading) needs {for_peak}"
+                );
+            }
         }
     }
     let direction = match desired.cmp(&current) {
-        std::cmp::Ordering::Greater => Direction::Up,
-        std::cmp::Ordering::Less => Direction::Down,
-        std::cmp::Ordering::Equal => Direction::None,
+        Ordering::Greater => Direction::Up,
+        Ordering::Less => Direction::Down,
+        Ordering::Equal => Direction::None,
     };
     Decision {
         desired,
         current,
         recommended,
+        measured,
         direction,
         reason,
         detail,
@@ -380,30 +475,96 @@ fn guard_step(current: u32) -> u32 {
     current.div_ceil(4).max(1)
 }
 
+/// Rounds up, forgiving float noise (7 × 5000 / 7000 is 5.000000000000001).
 fn ceil_u32(x: f64) -> u32 {
     if x.is_finite() && x > 0.0 {
-        x.ceil().min(f64::from(u32::MAX)) as u32
+        (x - 1e-9).ceil().min(f64::from(u32::MAX)) as u32
     } else {
         0
     }
 }
 
-/// Demand expected `lead` from now: a least-squares line through the recorded demand
-/// and now's, over the last 2 × `lead` (see [`FORECAST_WINDOW`]). `None` with too little
-/// history.
-fn forecast(history: &History, now: SystemTime, demand: f64, lead: Duration) -> Option<f64> {
-    let window = (lead * 2).clamp(MIN_FORECAST_WINDOW, FORECAST_WINDOW);
-    let points: Vec<(f64, f64)> = history
+/// [`SURGE_WINDOW`], at least two intervals: three samples to fit.
+fn surge_window(cfg: &ScalerConfig) -> Duration {
+    SURGE_WINDOW.max(cfg.interval * 2)
+}
+
+/// How long the peak memory reaches back: [`PEAK_HOLD_WINDOWS`] + [`PEAK_FADE_WINDOWS`]
+/// stabilization windows.
+pub fn peak_horizon(cfg: &ScalerConfig) -> Duration {
+    cfg.scale_down
+        .stabilization
+        .mul_f64(PEAK_HOLD_WINDOWS + PEAK_FADE_WINDOWS)
+}
+
+/// The demand a recent peak still asks capacity for: each recorded demand, at full
+/// weight for [`PEAK_HOLD_WINDOWS`] stabilization windows after it was seen, then fading
+/// linearly to nothing over [`PEAK_FADE_WINDOWS`] more; the largest of them. A dip
+/// shorter than the hold keeps the peak's capacity; a longer quiet gives it back
+/// gradually, at most `max_percent_per_minute` a minute as any scale-in.
+pub fn remembered_peak(history: &History, now: SystemTime, cfg: &ScalerConfig) -> f64 {
+    let stab = cfg.scale_down.stabilization.as_secs_f64();
+    let (hold, fade) = (stab * PEAK_HOLD_WINDOWS, stab * PEAK_FADE_WINDOWS);
+    history
+        .demand
+        .iter()
+        .filter_map(|&(t, v)| {
+            let age = now.duration_since(t).ok()?.as_secs_f64();
+            let weight = if age <= hold {
+                1.0
+            } else if fade > 0.0 {
+                1.0 - (age - hold) / fade
+            } else {
+                0.0
+            };
+            (weight > 0.0).then_some(v * weight)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// What the recent demand says about the next `forecast_lead`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Outlook {
+    /// Demand expected `forecast_lead` from now; `None` with too little history (fewer
+    /// than [`FORECAST_MIN_SAMPLES`] over the window).
+    forecast: Option<f64>,
+    /// Demand rose by more than the tolerance (over the lead) across the surge window:
+    /// no time to scale in, even when the latest interval paused.
+    rising: bool,
+}
+
+/// Reads the recorded demand and now's.
+///
+/// A surge: the least-squares slope over [`SURGE_WINDOW`] (at least two decisions back)
+/// and the latest interval's slope each add more than [`TOLERANCE`] of demand over the
+/// lead, and the latest is at least half the window's (the rise is not fading). Then
+/// demand rises on the latest slope for the lead. Otherwise demand has levelled off (or
+/// falls, or only wobbles) and the forecast is demand as it is.
+fn outlook(history: &History, now: SystemTime, demand: f64, cfg: &ScalerConfig) -> Outlook {
+    let none = Outlook {
+        forecast: None,
+        rising: false,
+    };
+    let lead = cfg.forecast_lead.as_secs_f64();
+    let window = surge_window(cfg);
+    let recent: Vec<(f64, f64)> = history
         .demand
         .iter()
         .filter_map(|&(t, v)| {
             let age = now.duration_since(t).ok()?;
-            (age <= window).then(|| (-age.as_secs_f64(), v))
+            (age <= window && !age.is_zero()).then(|| (-age.as_secs_f64(), v))
         })
+        .collect();
+    let Some(&(x_last, v_last)) = recent.last() else {
+        return none;
+    };
+    let points: Vec<(f64, f64)> = recent
+        .iter()
+        .copied()
         .chain(std::iter::once((0.0, demand)))
         .collect();
     if points.len() < FORECAST_MIN_SAMPLES {
-        return None;
+        return none;
     }
     let k = points.len() as f64;
     let (sx, sy) = points
@@ -414,11 +575,24 @@ fn forecast(history: &History, now: SystemTime, demand: f64, lead: Duration) -> 
         (a + (x - mx) * (y - my), b + (x - mx) * (x - mx))
     });
     if sxx <= f64::EPSILON {
-        return None;
+        return none;
     }
-    let slope = sxy / sxx;
-    // From now's value, not the line's intercept: the line smooths, now is what is.
-    Some((demand + slope * lead.as_secs_f64()).max(0.0))
+    let trend = sxy / sxx;
+    let latest = (demand - v_last) / -x_last;
+    // What counts as a rise: more than the tolerance band over the lead, measured
+    // against at least one instance's target so that a near-idle fleet's noise is none.
+    let significant =
+        |slope: f64| slope * lead > TOLERANCE * demand.max(cfg.target_rps_per_instance);
+    let surging = significant(trend) && significant(latest) && latest >= trend / 2.0;
+    // From now's value, not a line's intercept: the line smooths, now is what is.
+    Outlook {
+        forecast: Some(if surging {
+            demand + latest * lead
+        } else {
+            demand
+        }),
+        rising: significant(trend),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! Policies, over the same demand:
 //! - `synedge`: [`policy::decide`] every `scaler.interval`, with its [`History`], fed one
 //!   [`Signals`] per ready instance averaged over the interval (p99: the worst tick);
+//! - `synedge-no-schedule`: the same without `[[scaler.schedule]]`, like with like next to
+//!   the baselines, which know nothing of the schedule either;
 //! - `hpa`: Kubernetes HPA v2 with its default behaviour on the same metrics seen 60 s
 //!   late ([`hpa`]);
 //! - `static`: provisioned for the peak from the start, never changed.
@@ -370,6 +372,7 @@ fn secs(d: Duration) -> u64 {
 
 /// [`policy::decide`] every `scaler.interval`, on signals averaged over the interval.
 pub struct Synedge<'a> {
+    name: &'static str,
     profile: &'a Profile,
     cfg: &'a ScalerConfig,
     history: History,
@@ -385,6 +388,7 @@ pub struct Synedge<'a> {
 impl<'a> Synedge<'a> {
     pub fn new(profile: &'a Profile, cfg: &'a ScalerConfig) -> Self {
         Self {
+            name: "synedge",
             profile,
             cfg,
             history: History::default(),
@@ -398,9 +402,16 @@ impl<'a> Synedge<'a> {
     }
 }
 
+impl Synedge<'_> {
+    /// The same policy under another name in the outputs.
+    pub fn named(self, name: &'static str) -> Self {
+        Self { name, ..self }
+    }
+}
+
 impl Controller for Synedge<'_> {
     fn name(&self) -> &'static str {
-        "synedge"
+        self.name
     }
 
     fn initial(&self) -> u32 {
@@ -524,6 +535,13 @@ pub struct Summary {
     pub peak_instances: u32,
     /// Scaling reversals: up then down, or down then up.
     pub direction_changes: u32,
+    /// Flapping: reversals from scaling in to scaling out within
+    /// `scaler.scale_down.stabilization` of the last scale-in (capacity handed back, then
+    /// asked for again). Any oscillation faster than the window has one. A scale-in soon
+    /// after a scale-out (a forecast that did not come true, taken back) is a reversal
+    /// but not a flap.
+    #[serde(default)]
+    pub flaps: u32,
 }
 
 /// One policy's run.
@@ -550,6 +568,8 @@ pub fn run_policy(
     let mut bad = BTreeSet::new();
     let (mut shed_total, mut instance_s, mut peak) = (0.0, 0u64, 0u32);
     let (mut last_dir, mut changes) = (Direction::None, 0u32);
+    let stab = cfg.scale_down.stabilization.as_secs();
+    let (mut last_down, mut flaps): (Option<u64>, u32) = (None, 0);
     let mut desired = fleet.current();
     let mut reason = controller.initial_reason().to_owned();
     let mut acc = (0.0, 0.0, 0.0, 0.0f64, 0u32);
@@ -577,11 +597,22 @@ pub fn run_policy(
                 std::cmp::Ordering::Less => Direction::Down,
                 std::cmp::Ordering::Equal => Direction::None,
             };
+            let last_dir_before = last_dir;
             if dir != Direction::None {
                 if last_dir != Direction::None && dir != last_dir {
                     changes += 1;
                 }
                 last_dir = dir;
+            }
+            match dir {
+                Direction::Down => last_down = Some(t + 1),
+                Direction::Up
+                    if last_dir_before == Direction::Down
+                        && last_down.is_some_and(|d| t + 1 - d < stab) =>
+                {
+                    flaps += 1;
+                }
+                _ => {}
             }
             desired = step.desired;
             reason = step.reason;
@@ -612,12 +643,13 @@ pub fn run_policy(
             instance_hours: (instance_s as f64 / 3600.0 * 1000.0).round() / 1000.0,
             peak_instances: peak,
             direction_changes: changes,
+            flaps,
         },
         bad_minutes: bad.into_iter().collect(),
     }
 }
 
-/// The three policies over one profile.
+/// The policies over one profile: `synedge`, `synedge-no-schedule`, `hpa`, `static`.
 #[derive(Debug, Clone)]
 pub struct Simulation {
     pub runs: Vec<PolicyRun>,
@@ -625,10 +657,16 @@ pub struct Simulation {
 
 impl Simulation {
     pub fn run(profile: &Profile, cfg: &ScalerConfig) -> Self {
+        let unscheduled = ScalerConfig {
+            schedule: Vec::new(),
+            ..cfg.clone()
+        };
         let mut synedge = Synedge::new(profile, cfg);
+        let mut blind = Synedge::new(profile, &unscheduled).named("synedge-no-schedule");
         let mut hpa = Hpa::new(profile, cfg);
         let mut fixed = Static::new(profile, cfg);
-        let controllers: [&mut dyn Controller; 3] = [&mut synedge, &mut hpa, &mut fixed];
+        let controllers: [&mut dyn Controller; 4] =
+            [&mut synedge, &mut blind, &mut hpa, &mut fixed];
         Self {
             runs: controllers
                 .into_iter()
@@ -670,24 +708,26 @@ impl Simulation {
     /// The summary as a table for people.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{:<8} {:>11} {:>13} {:>14} {:>14} {:>17}\n",
+            "{:<19} {:>11} {:>13} {:>14} {:>14} {:>17} {:>5}\n",
             "policy",
             "slo_minutes",
             "shed_requests",
             "instance_hours",
             "peak_instances",
-            "direction_changes"
+            "direction_changes",
+            "flaps"
         );
         for s in self.summaries() {
             let _ = writeln!(
                 out,
-                "{:<8} {:>11} {:>13} {:>14.2} {:>14} {:>17}",
+                "{:<19} {:>11} {:>13} {:>14.2} {:>14} {:>17} {:>5}",
                 s.policy,
                 s.slo_minutes,
                 s.shed_requests,
                 s.instance_hours,
                 s.peak_instances,
-                s.direction_changes
+                s.direction_changes,
+                s.flaps
             );
         }
         out

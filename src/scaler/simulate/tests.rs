@@ -356,6 +356,27 @@ fn direction_changes_count_reversals_only() {
     let run = run_policy(&p, &cfg(), &mut c);
     assert_eq!(run.summary.direction_changes, 2, "up, down, up");
     assert_eq!(run.summary.peak_instances, 6);
+    assert_eq!(run.summary.flaps, 1, "up again 20 s after the scale-in");
+}
+
+#[test]
+fn flaps_are_scale_outs_within_the_window_of_a_scale_in() {
+    let p = profile(&[[0.0, 100.0], [30.0, 100.0]]);
+    let c = cfg(); // stabilization 5 min
+    // (decisions (second, desired) from 4 instances, flaps)
+    let table: [(&[(u64, u32)], u32); 6] = [
+        (&[(60, 6), (120, 3)], 0),           // up, then a forecast taken back
+        (&[(60, 3), (300, 5)], 1),           // down, up 4 min later
+        (&[(60, 3), (400, 5)], 0),           // down, up 5 min 40 s later
+        (&[(60, 3), (120, 2), (500, 5)], 0), // the last scale-in counts
+        (&[(60, 3), (90, 5), (120, 3), (150, 6)], 2), // oscillating
+        (&[(60, 5), (120, 6), (180, 2), (200, 2)], 0), // no scale-out after the scale-in
+    ];
+    for (steps, flaps) in table {
+        let mut s = Script(steps.to_vec(), 4);
+        let run = run_policy(&p, &c, &mut s);
+        assert_eq!(run.summary.flaps, flaps, "{steps:?}");
+    }
 }
 
 #[test]
@@ -371,7 +392,7 @@ fn outputs_have_every_policy() {
         lines.next(),
         Some("policy,t_s,demand_rps,served_rps,shed_rps,ready,starting,desired,p99_ms,reason")
     );
-    for policy in ["synedge", "hpa", "static"] {
+    for policy in ["synedge", "synedge-no-schedule", "hpa", "static"] {
         assert_eq!(
             csv.lines()
                 .filter(|l| l.starts_with(&format!("{policy},")))
@@ -382,15 +403,15 @@ fn outputs_have_every_policy() {
     }
     assert!(lines.all(|l| l.split(',').count() == 10));
     let names: Vec<String> = sim.summaries().into_iter().map(|s| s.policy).collect();
-    assert_eq!(names, ["synedge", "hpa", "static"]);
+    assert_eq!(names, ["synedge", "synedge-no-schedule", "hpa", "static"]);
     let table = sim.table();
-    assert_eq!(table.lines().count(), 4);
+    assert_eq!(table.lines().count(), 5);
     let svg = chart::svg(&sim, &p, &c, p.name.as_deref().unwrap());
     assert!(svg.starts_with("<svg"));
     assert!(svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("a &amp; b &lt;test&gt;"));
-    assert_eq!(svg.matches(r#"class="panel-title""#).count(), 3);
-    for policy in ["synedge", "hpa", "static"] {
+    assert_eq!(svg.matches(r#"class="panel-title""#).count(), 4);
+    for policy in ["synedge", "synedge-no-schedule", "hpa", "static"] {
         assert!(svg.contains(&format!(">{policy} policy:")), "{policy}");
     }
     assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
