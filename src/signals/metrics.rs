@@ -24,7 +24,7 @@ pub enum BreakerState {
 pub const SCALER_DIRECTIONS: [&str; 3] = ["up", "down", "none"];
 /// Label values of `synedge_scaler_decisions_total{reason}`: the policy's
 /// `Reason::as_str`, in `Reason::ALL` order (see [`SCALER_DIRECTIONS`]).
-pub const SCALER_REASONS: [&str; 13] = [
+pub const SCALER_REASONS: [&str; 14] = [
     "on_target",
     "target_rps",
     "target_cpu",
@@ -38,6 +38,7 @@ pub const SCALER_REASONS: [&str; 13] = [
     "held_for_latency",
     "rate_limited",
     "no_signals",
+    "peak_memory",
 ];
 const SCALER_DECISIONS_HELP: &str =
     "Scaler decisions, by direction and the rule that set the count.";
