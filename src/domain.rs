@@ -53,8 +53,15 @@ impl Retailer {
     }
 }
 
+/// `s` is a retailer slug (`[a-z0-9][a-z0-9-]{0,63}`), or the error that says what one is.
 fn check_slug(s: &str) -> Result<(), InputError> {
-    if is_slug(s) {
+    let b = s.as_bytes();
+    let slug = !b.is_empty()
+        && b.len() <= MAX_RETAILER_LEN
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+    if slug {
         Ok(())
     } else {
         Err(bad(
@@ -62,15 +69,6 @@ fn check_slug(s: &str) -> Result<(), InputError> {
             "retailer must be a slug of 1 to 64 characters: lowercase a-z, digits and '-', not starting with '-'",
         ))
     }
-}
-
-fn is_slug(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_RETAILER_LEN
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 impl fmt::Display for Retailer {
