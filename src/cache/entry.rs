@@ -201,7 +201,7 @@ impl Lifetimes {
         }
     }
 
-    /// After this long nothing may serve the entry: moka can let it go.
+    /// After this long nothing may serve the entry: the cache can let it go.
     pub fn longest(&self) -> Duration {
         self.fresh + self.stale_while_revalidate.max(self.stale_if_error)
     }
@@ -312,7 +312,7 @@ impl CachedFragment {
             && f.html.len() >= crate::compress::MIN_COMPRESS_LEN)
     }
 
-    /// The weight moka bounds the cache by (`cache.max_bytes`).
+    /// The weight the cache is bounded by (`cache.max_bytes`), in bytes.
     pub fn weight(&self) -> u32 {
         self.weight
     }

@@ -98,8 +98,12 @@ const SIE: Duration = Duration::from_secs(600);
 const NEG: Duration = Duration::from_secs(10);
 
 fn cache(origin: Arc<Scripted>) -> FragmentCache {
+    sized_cache(origin, 64 << 20)
+}
+
+fn sized_cache(origin: Arc<Scripted>, max_bytes: u64) -> FragmentCache {
     let cfg = CacheConfig {
-        max_bytes: ByteSize(64 << 20),
+        max_bytes: ByteSize(max_bytes),
         ttl: TTL,
         stale_while_revalidate: SWR,
         stale_if_error: SIE,
@@ -554,4 +558,87 @@ async fn a_bad_purge_key_is_named_by_list_and_index_and_purges_nothing() {
         CacheStatus::Hit,
         "nothing was purged"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_entries_are_fetched_afresh_and_swept_from_memory() {
+    let origin = Scripted::new("");
+    origin.set(Ok(from_http("<p>one</p>", "\"v1\"", Directives::default())));
+    let c = cache(origin.clone());
+    c.get(&req(Q), admit).await.unwrap();
+    c.get(
+        &req("retailer=shop-two&locale=en-GB&ean=4006381333931"),
+        admit,
+    )
+    .await
+    .unwrap();
+    c.upkeep().await;
+    assert_eq!(c.entry_count(), 2);
+
+    // Past the last moment stale-if-error could serve it, an entry is gone: its
+    // validator is not offered to the origin to revive it.
+    tokio::time::advance(TTL + SIE + Duration::from_secs(1)).await;
+    let s = c.get(&req(Q), admit).await.unwrap();
+    assert_eq!(s.status, CacheStatus::Miss);
+    assert!(
+        origin.validators.lock().unwrap().is_empty(),
+        "a dead entry was revalidated"
+    );
+
+    // The one nobody asked for again leaves memory at the next sweep.
+    tokio::time::advance(SWEEP_EVERY).await;
+    c.upkeep().await;
+    assert_eq!(c.entry_count(), 1);
+    assert_eq!(c.weighted_size(), u64::from(s.entry.weight()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scan_of_one_off_keys_does_not_flush_the_popular_ones() {
+    // Fragments that do not compress to nothing, so each weighs a few KiB.
+    let html: String = (0..2_000u32)
+        .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+        .collect();
+    let origin = Scripted::new(&html);
+    let key = |i: usize| format!("retailer=shop-one&locale=en-GB&sku=S{i:05}");
+    let weight = {
+        let probe = cache(origin.clone());
+        u64::from(
+            probe
+                .get(&req(&key(0)), admit)
+                .await
+                .unwrap()
+                .entry
+                .weight(),
+        )
+    };
+    const ROOM: u64 = 200;
+    let c = sized_cache(origin.clone(), ROOM * weight);
+
+    // A full cache of products asked for once...
+    for i in 0..2 * ROOM as usize {
+        c.get(&req(&key(10_000 + i)), admit).await.unwrap();
+    }
+    // ...ten popular products, each asked for a few times...
+    for _ in 0..4 {
+        for p in 0..10 {
+            c.get(&req(&key(p)), admit).await.unwrap();
+        }
+    }
+    // ...then a crawler walks three times as many products as the cache holds.
+    for i in 0..3 * ROOM as usize {
+        c.get(&req(&key(1_000 + i)), admit).await.unwrap();
+    }
+    c.upkeep().await;
+    assert!(c.weighted_size() <= ROOM * weight, "over the byte bound");
+
+    let before = origin.calls();
+    for p in 0..10 {
+        let s = c.get(&req(&key(p)), admit).await.unwrap();
+        assert_eq!(
+            s.status,
+            CacheStatus::Hit,
+            "popular product {p} was flushed"
+        );
+    }
+    assert_eq!(origin.calls(), before);
 }
