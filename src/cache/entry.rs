@@ -208,17 +208,37 @@ impl Lifetimes {
 
     /// The `Cache-Control` that tells caches in front these same lifetimes; `no-store`
     /// when the origin forbade keeping the answer.
+    ///
+    /// Nearly every entry has `[cache]`'s lifetimes, so the first few distinct values
+    /// are made once and kept as static values: sending one then touches no shared
+    /// reference count (an atomic on a cache line of its own, per hit). Values past
+    /// those (an HTTP origin's varied `max-age`s) are made per entry as usual.
     pub fn cache_control(&self, no_store: bool) -> HeaderValue {
+        const INTERNED: usize = 64;
+        static KNOWN: std::sync::Mutex<Vec<(Lifetimes, HeaderValue)>> =
+            std::sync::Mutex::new(Vec::new());
         if no_store {
             return HeaderValue::from_static("no-store");
         }
-        HeaderValue::try_from(format!(
+        let mut known = KNOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, v)) = known.iter().find(|(l, _)| l == self) {
+            return v.clone();
+        }
+        let text = format!(
             "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
             self.fresh.as_secs(),
             self.stale_while_revalidate.as_secs(),
             self.stale_if_error.as_secs()
-        ))
-        .expect("invariant: digits and ASCII make a valid header value")
+        );
+        if known.len() >= INTERNED {
+            return HeaderValue::try_from(text)
+                .expect("invariant: digits and ASCII make a valid header value");
+        }
+        let v = HeaderValue::from_static(Box::leak(text.into_boxed_str()));
+        known.push((*self, v.clone()));
+        v
     }
 }
 
@@ -391,6 +411,26 @@ mod tests {
             "product:acme",
         ] {
             assert!(SurrogateKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cache_control_states_each_entrys_own_lifetimes_past_the_interned_ones() {
+        // More distinct lifetimes than are kept as static values: every one still gets
+        // its own numbers, and asking twice gives the same answer.
+        for n in 0..200u64 {
+            let l = Lifetimes {
+                fresh: Duration::from_secs(n),
+                stale_while_revalidate: Duration::from_secs(2 * n),
+                stale_if_error: Duration::from_secs(7),
+            };
+            let want = format!(
+                "public, max-age={n}, stale-while-revalidate={}, stale-if-error=7",
+                2 * n
+            );
+            assert_eq!(l.cache_control(false), want.as_str());
+            assert_eq!(l.cache_control(false), want.as_str());
+            assert_eq!(l.cache_control(true), "no-store");
         }
     }
 }
