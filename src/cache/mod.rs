@@ -12,6 +12,9 @@
 //! - This module knows nothing about HTTP beyond prebuilt header values in entries.
 
 mod entry;
+pub mod hot;
+pub mod warm;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -244,6 +247,16 @@ struct Inner {
     /// Touched by misses only; the lock is never held across an await.
     flights:
         std::sync::Mutex<HashMap<String, watch::Receiver<Outcome>, foldhash::fast::RandomState>>,
+    /// What ranks the hot set (`hot`), and what warming from peers must respect.
+    hot: hot::HotClock,
+}
+
+/// One entry of the hot set, with its key and how hot it is (decayed hit count).
+#[derive(Debug, Clone)]
+pub struct HotEntry {
+    pub key: String,
+    pub score: u32,
+    pub entry: Arc<CachedFragment>,
 }
 
 impl std::fmt::Debug for FragmentCache {
@@ -270,6 +283,7 @@ impl FragmentCache {
                 settings,
                 metrics,
                 flights: std::sync::Mutex::default(),
+                hot: hot::HotClock::default(),
             }),
         }
     }
@@ -324,6 +338,7 @@ impl FragmentCache {
     /// `request` makes the request itself, called only to start a refresh.
     pub fn get_now(&self, key: &str, request: impl FnOnce() -> FragmentRequest) -> Option<Served> {
         let e = self.inner.map.get(key)?;
+        e.heat.bump(self.inner.hot.epoch());
         let served = match self.freshness(&e, Instant::now()) {
             Freshness::Fresh => Served {
                 entry: e,
@@ -641,6 +656,7 @@ impl FragmentCache {
             .enumerate()
             .map(|(i, s)| SurrogateKey::parse(s).map_err(bad("surrogate_keys", i)))
             .collect::<Result<Vec<_>, _>>()?;
+        self.inner.hot.note_purge();
         let mut purged = Purged {
             keys: keys.len(),
             surrogate_keys: surrogates.len(),
@@ -676,6 +692,7 @@ impl FragmentCache {
     /// Runs moka's pending maintenance and updates the size gauges.
     pub async fn upkeep(&self) {
         self.inner.map.run_pending_tasks();
+        self.inner.hot.tick();
         self.inner
             .metrics
             .cache_entries
@@ -696,6 +713,50 @@ impl FragmentCache {
 
     pub fn settings(&self) -> &CacheSettings {
         &self.inner.settings
+    }
+
+    /// The `limit` entries requested most lately, hottest first; entries too old to
+    /// serve are left out. Ranks every entry: for exports, not for the request path.
+    pub fn hot(&self, limit: usize) -> Vec<HotEntry> {
+        let (epoch, now) = (self.inner.hot.epoch(), Instant::now());
+        let live = self
+            .inner
+            .map
+            .iter()
+            .filter(|(_, e)| self.freshness(e, now) != Freshness::Dead)
+            .map(|(k, e)| (e.heat.score(epoch), (k, e)));
+        hot::top(live, limit)
+            .into_iter()
+            .map(|(score, (key, entry))| HotEntry {
+                key: String::clone(&key),
+                score,
+                entry,
+            })
+            .collect()
+    }
+
+    /// Stores `entry` (from a peer) under `key` unless this cache holds one as new or
+    /// newer, the entry is too old to serve, or it was stored before a purge this cache
+    /// applied (the peer may have exported it before that purge reached it). Whether it
+    /// was stored.
+    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> bool {
+        if self.freshness(&entry, Instant::now()) == Freshness::Dead
+            || self.inner.hot.predates_purge(entry.stored_at)
+        {
+            return false;
+        }
+        if let Some(cur) = self.inner.map.get(key)
+            && cur.stored_at >= entry.stored_at
+        {
+            return false;
+        }
+        self.inner.map.insert(key.to_owned(), entry);
+        true
+    }
+
+    /// The clock the hot set is ranked by, and this cache's identity.
+    pub fn hot_clock(&self) -> &hot::HotClock {
+        &self.inner.hot
     }
 }
 

@@ -104,6 +104,7 @@ fn cache(origin: Arc<Scripted>) -> FragmentCache {
         stale_while_revalidate: SWR,
         stale_if_error: SIE,
         negative_ttl: NEG,
+        ..CacheConfig::default()
     };
     FragmentCache::new(
         CacheSettings::new(&cfg, Duration::from_secs(5)),
