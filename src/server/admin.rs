@@ -350,6 +350,7 @@ async fn hot_set(
     let cache = state.cache.clone();
     let now = tokio::time::Instant::now();
     let limit = limit.unwrap_or(HOT_DEFAULT_LIMIT);
+    let started = std::time::Instant::now();
     // Ranking every entry and copying the bodies is CPU work: off the async workers.
     let encoded = tokio::task::spawn_blocking(move || {
         wire::encode(&cache.hot(limit), now, wire::MAX_EXPORT_BYTES)
@@ -362,6 +363,7 @@ async fn hot_set(
     tracing::info!(
         entries = encoded.entries,
         bytes = encoded.body.len(),
+        took_ms = started.elapsed().as_millis() as u64,
         "exported the hot set"
     );
     Ok((
