@@ -280,3 +280,208 @@ fn a_dead_peer_costs_nothing_and_a_hung_one_only_the_warm_timeout() {
     assert!(s.wait().success());
     drop(hung);
 }
+
+/// The catalog of the fleet test: every product once, as `shop-one` in `en-GB`.
+const FLEET_PRODUCTS: usize = 800;
+/// Requests per second oha sends each instance (rate-limited: the figures are about
+/// the cache, not about how fast this machine is).
+const FLEET_RPS: u32 = 150;
+/// How long the joiner's traffic is measured: its first seconds of traffic.
+const FIRST_SECS: u32 = 10;
+
+/// One full URL per line for `oha --urls-from-file` (which picks lines at random), the
+/// product of rank `r` on `round(200 / r)` lines and at least one: a Zipf distribution
+/// (s = 1) over the whole catalog.
+fn zipf_urls(dir: &std::path::Path, public: &str) -> String {
+    let mut lines = Vec::new();
+    for (rank, path) in synedge::catalog::seed::request_paths(FLEET_PRODUCTS)
+        .iter()
+        .enumerate()
+    {
+        let n = (200.0 / (rank + 1) as f64).round().max(1.0) as usize;
+        lines.extend(std::iter::repeat_n(format!("http://{public}{path}"), n));
+    }
+    let file = dir.join(format!("zipf-{}.txt", public.replace([':', '.'], "-")));
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    file.display().to_string()
+}
+
+/// oha at [`FLEET_RPS`] for `secs` on each of `publics`, all at once; waits for all.
+fn load(oha: &str, dir: &std::path::Path, publics: &[&str], secs: u32) {
+    let children: Vec<std::process::Child> = publics
+        .iter()
+        .map(|p| {
+            std::process::Command::new(oha)
+                .args(["--no-tui", "--urls-from-file", &zipf_urls(dir, p)])
+                .args(["-z", &format!("{secs}s"), "-c", "4"])
+                .args(["-q", &FLEET_RPS.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "oha failed");
+    }
+}
+
+/// Cache answers from memory (hit, stale, negative) and lookups in all, from /metrics.
+fn cache_counts(admin: &str) -> (f64, f64) {
+    let (status, m) = http_get(admin, "/metrics");
+    assert_eq!(status, 200);
+    let n = |r: &str| {
+        sample(
+            &m,
+            &format!("synedge_cache_requests_total{{result=\"{r}\"}}"),
+        )
+    };
+    let hits = n("hit") + n("stale") + n("negative");
+    (hits, hits + n("miss"))
+}
+
+fn origin_requests(admin: &str) -> f64 {
+    family(
+        &http_get(admin, "/metrics").1,
+        "synedge_origin_requests_total",
+    )
+}
+
+/// `synedge serve` with `args`, waited on until `/readyz` says 200: the server, its
+/// addresses, its log from then on, and how long it took to become ready.
+fn serve_ready(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (
+    common::process::Server,
+    String,
+    String,
+    std::sync::mpsc::Receiver<String>,
+    Duration,
+) {
+    let started = Instant::now();
+    let (server, public, admin, log) = start_serve(dir, args);
+    while http_get(&public, "/readyz").0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(60), "not ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = started.elapsed();
+    (server, public, admin, log, took)
+}
+
+/// Three `synedge serve` processes on one PostgreSQL: two warm ones under Zipf load,
+/// then a third joins with `cache.warm_from` naming them. Over its first seconds of
+/// traffic it answers from memory as often as they do, and it asks the origin for
+/// almost nothing; the same join without the warm-up is measured for comparison.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_instance_joining_a_loaded_fleet_starts_warm() {
+    let Some(db) = common::postgres::TestDb::create("warm_join").await else {
+        return;
+    };
+    let Some(oha) = common::process::oha() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let origin = format!("origin.url={}", db.url);
+    let token = format!("admin.token={TOKEN}");
+    let seeded = common::process::synedge(dir.path())
+        .args(["--set", &origin, "seed", "--demo", "--products"])
+        .arg(FLEET_PRODUCTS.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let base = ["--set", origin.as_str(), "--set", token.as_str()];
+    let (_a, a_pub, a_admin, a_log, _) = serve_ready(dir.path(), &base);
+    let (_b, b_pub, b_admin, _b_log, _) = serve_ready(dir.path(), &base);
+
+    // The warm instances have served for a while: every product once (a long-running
+    // instance holds the whole active catalog), then Zipf traffic ranks the hot set.
+    let paths = synedge::catalog::seed::request_paths(FLEET_PRODUCTS);
+    std::thread::scope(|s| {
+        for public in [&a_pub, &b_pub] {
+            for part in paths.chunks(FLEET_PRODUCTS / 4) {
+                s.spawn(move || {
+                    for p in part {
+                        assert_eq!(http_get(public, p).0, 200, "{p}");
+                    }
+                });
+            }
+        }
+    });
+    load(oha, dir.path(), &[&a_pub, &b_pub], 4);
+
+    // The joiner, warming from both.
+    let warm_from = format!("cache.warm_from=[\"http://{a_admin}\", \"http://{b_admin}\"]");
+    let mut args = base.to_vec();
+    args.extend(["--set", &warm_from]);
+    let (_c, c_pub, c_admin, c_log, c_ready) = serve_ready(dir.path(), &args);
+    let ready = ready_line(&c_log, Duration::from_secs(5));
+    let warmed = field(&ready, "warmed_entries");
+    let exported = std::iter::from_fn(|| a_log.recv_timeout(Duration::from_secs(5)).ok())
+        .find(|l| l.contains("exported the hot set"))
+        .expect("the warm instance logged its export");
+    eprintln!(
+        "warm join: ready {c_ready:?} after start; {ready}\n  peer export: entries={} bytes={} took_ms={}",
+        field(&exported, "entries"),
+        field(&exported, "bytes"),
+        field(&exported, "took_ms"),
+    );
+    assert_eq!(field(&ready, "peers_answered"), 2, "{ready}");
+    assert!(
+        warmed as usize >= FLEET_PRODUCTS * 99 / 100,
+        "warmed only {warmed} of {FLEET_PRODUCTS}: {ready}"
+    );
+    let origin_before = origin_requests(&c_admin);
+
+    // The joiner's first seconds of traffic, and the warm ones' over the same seconds.
+    let before = [cache_counts(&a_admin), cache_counts(&b_admin)];
+    load(oha, dir.path(), &[&a_pub, &b_pub, &c_pub], FIRST_SECS);
+    let after = [cache_counts(&a_admin), cache_counts(&b_admin)];
+    let (c_hits, c_lookups) = cache_counts(&c_admin);
+    let warm_hits: f64 = (0..2).map(|i| after[i].0 - before[i].0).sum();
+    let warm_lookups: f64 = (0..2).map(|i| after[i].1 - before[i].1).sum();
+    let warm_ratio = warm_hits / warm_lookups;
+    let joined_ratio = c_hits / c_lookups;
+    let fetched = origin_requests(&c_admin);
+    eprintln!(
+        "first {FIRST_SECS} s: warm instances {:.2}% of {warm_lookups} lookups from memory; \
+         the warmed joiner {:.2}% of {c_lookups}; its origin requests {fetched} \
+         ({origin_before} before traffic) = {:.2}% of the {warmed} entries warmed",
+        warm_ratio * 100.0,
+        joined_ratio * 100.0,
+        fetched / warmed as f64 * 100.0,
+    );
+    assert!(c_lookups > 100.0, "the joiner got no load: {c_lookups}");
+    assert!(
+        joined_ratio >= warm_ratio - 0.02,
+        "the joiner answered {joined_ratio:.4} from memory, the warm ones {warm_ratio:.4}"
+    );
+    assert!(
+        fetched <= (warmed as f64 * 0.01).max(1.0),
+        "the join cost {fetched} origin requests for a warm set of {warmed}"
+    );
+
+    // The same join without a warm-up: what a new instance got before.
+    let mut args = base.to_vec();
+    args.extend(["--set", "cache.warm_from=[]"]);
+    let (_d, d_pub, d_admin, _d_log, d_ready) = serve_ready(dir.path(), &args);
+    load(oha, dir.path(), &[&a_pub, &b_pub, &d_pub], FIRST_SECS);
+    let (d_hits, d_lookups) = cache_counts(&d_admin);
+    let cold_ratio = d_hits / d_lookups;
+    let cold_fetched = origin_requests(&d_admin);
+    eprintln!(
+        "cold join: ready {d_ready:?} after start; first {FIRST_SECS} s: {:.2}% of {d_lookups} \
+         lookups from memory; {cold_fetched} origin requests = {:.2}% of the catalog",
+        cold_ratio * 100.0,
+        cold_fetched / FLEET_PRODUCTS as f64 * 100.0,
+    );
+    assert!(
+        joined_ratio > cold_ratio + 0.05,
+        "warm {joined_ratio:.4} vs cold {cold_ratio:.4}"
+    );
+    assert!(cold_fetched > fetched * 10.0, "{cold_fetched} vs {fetched}");
+}

@@ -737,21 +737,20 @@ impl FragmentCache {
 
     /// Stores `entry` (from a peer) under `key` unless this cache holds one as new or
     /// newer, the entry is too old to serve, or it was stored before a purge this cache
-    /// applied (the peer may have exported it before that purge reached it). Whether it
-    /// was stored.
-    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> bool {
+    /// applied (the peer may have exported it before that purge reached it).
+    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> warm::Stored {
         if self.freshness(&entry, Instant::now()) == Freshness::Dead
             || self.inner.hot.predates_purge(entry.stored_at)
         {
-            return false;
+            return warm::Stored::Skipped;
         }
-        if let Some(cur) = self.inner.map.get(key)
-            && cur.stored_at >= entry.stored_at
-        {
-            return false;
-        }
+        let stored = match self.inner.map.get(key) {
+            Some(cur) if cur.stored_at >= entry.stored_at => return warm::Stored::Skipped,
+            Some(_) => warm::Stored::Replaced,
+            None => warm::Stored::Added,
+        };
         self.inner.map.insert(key.to_owned(), entry);
-        true
+        stored
     }
 
     /// The clock the hot set is ranked by, and this cache's identity.

@@ -35,10 +35,21 @@ pub const CACHE_ID_HEADER: &str = "x-synedge-cache-id";
 /// The error code of the export's answer to its own instance.
 pub const SELF_CODE: &str = "warm_from_self";
 
+/// What [`FragmentCache::warm`] did with one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A key this cache did not hold.
+    Added,
+    /// A newer copy of an entry already held (another peer's, or one fetched meanwhile).
+    Replaced,
+    /// Kept out: as old as what is held, too old to serve, or older than a purge.
+    Skipped,
+}
+
 /// What a warm-up did, for the log line that reports readiness.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Warmed {
-    /// Entries stored (after dropping duplicates, older copies and dead entries).
+    /// Keys added to the cache (a newer copy from a second peer is not counted again).
     pub entries: usize,
     /// Hot-set bytes received.
     pub bytes: u64,
@@ -182,8 +193,8 @@ async fn fetch(
     }
 }
 
-/// Decodes `body` off the async workers and stores what it holds; how many entries
-/// were stored.
+/// Decodes `body` off the async workers and stores what it holds; how many keys it
+/// added.
 async fn store(cache: &FragmentCache, body: Bytes) -> Result<usize, String> {
     let epoch = cache.hot_clock().epoch();
     let now = Instant::now();
@@ -193,8 +204,149 @@ async fn store(cache: &FragmentCache, body: Bytes) -> Result<usize, String> {
         .map_err(|e| e.to_string())?;
     let mut stored = 0;
     for d in decoded {
-        stored += usize::from(cache.warm(&d.key, Arc::new(d.entry)));
+        stored += usize::from(cache.warm(&d.key, Arc::new(d.entry)) == Stored::Added);
     }
     cache.inner.metrics.cache_warmed.increment(stored as u64);
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::cache::entry::Lifetimes;
+    use crate::cache::hot::{HALF_LIFE, Heat};
+    use crate::cache::{CacheSettings, CachedFragment, Content, Surrogates};
+    use crate::config::CacheConfig;
+    use crate::domain::FragmentRequest;
+    use crate::origin::{BoxFuture, Invalidation, Lookup, Origin, OriginError};
+    use crate::signals::Metrics;
+
+    /// An origin that must not be asked: counts the calls and answers nothing.
+    #[derive(Default)]
+    struct Untouched(AtomicUsize);
+
+    impl Origin for Untouched {
+        fn fetch<'a>(
+            &'a self,
+            _req: &'a FragmentRequest,
+        ) -> BoxFuture<'a, Result<Lookup, OriginError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                Ok(Lookup::NoContent {
+                    brand: None,
+                    product_id: None,
+                })
+            })
+        }
+        fn kind(&self) -> &'static str {
+            "untouched"
+        }
+    }
+
+    fn cache() -> (FragmentCache, Arc<Untouched>) {
+        let origin = Arc::new(Untouched::default());
+        let c = FragmentCache::new(
+            CacheSettings::new(&CacheConfig::default(), Duration::from_secs(2)),
+            origin.clone(),
+            Arc::new(Metrics::new()),
+        );
+        (c, origin)
+    }
+
+    const Q: &str = "retailer=shop-one&locale=en-GB&ean=4006381333931";
+
+    fn entry(html: &'static str, stored_at: Instant) -> Arc<CachedFragment> {
+        Arc::new(CachedFragment::rebuilt(
+            Some(Content::new(
+                Bytes::from_static(html.as_bytes()),
+                None,
+                None,
+                html,
+            )),
+            Surrogates {
+                retailer: "shop-one".into(),
+                brand: Some("acme".into()),
+                product: Some("acme/x100b".into()),
+            },
+            stored_at,
+            Lifetimes {
+                fresh: Duration::from_secs(60),
+                stale_while_revalidate: Duration::from_secs(10),
+                stale_if_error: Duration::from_secs(100),
+            },
+            None,
+            HeaderValue::from_static("public, max-age=60"),
+            40,
+            Heat::default(),
+        ))
+    }
+
+    fn served_html(c: &FragmentCache) -> Option<Bytes> {
+        let req = FragmentRequest::from_query(Q).unwrap();
+        let key = req.cache_key();
+        c.get_now(&key, || req.clone())
+            .and_then(|s| s.entry.content.as_ref().map(|c| c.identity.clone()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_newest_copy_wins_and_the_dead_or_purged_stay_out() {
+        tokio::time::advance(Duration::from_secs(1000)).await;
+        let (c, origin) = cache();
+        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
+        let now = Instant::now();
+        let older = entry("older", now - Duration::from_secs(30));
+        let newer = entry("newer", now - Duration::from_secs(5));
+        assert_eq!(c.warm(&key, older.clone()), Stored::Added);
+        assert_eq!(c.warm(&key, newer.clone()), Stored::Replaced);
+        assert_eq!(c.warm(&key, older), Stored::Skipped);
+        assert_eq!(c.warm(&key, newer), Stored::Skipped);
+        assert_eq!(served_html(&c).as_deref(), Some(&b"newer"[..]));
+        // Past fresh + stale_if_error: nothing could serve it.
+        let dead = entry("dead", now - Duration::from_secs(161));
+        assert_eq!(c.warm("other-key", dead), Stored::Skipped);
+        // A purge applied here: what a peer stored before it may be what it removed.
+        let before_purge = entry("before", now - Duration::from_secs(1));
+        c.apply(&Invalidation {
+            surrogate_keys: vec!["brand:acme".into()],
+            ..Invalidation::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(c.warm(&key, before_purge), Stored::Skipped);
+        assert_eq!(served_html(&c), None);
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let after_purge = entry("after", Instant::now());
+        assert_eq!(c.warm(&key, after_purge), Stored::Added);
+        assert_eq!(served_html(&c).as_deref(), Some(&b"after"[..]));
+        assert_eq!(origin.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_hot_set_follows_recent_hits() {
+        let (c, _) = cache();
+        let now = Instant::now();
+        let keys = ["a", "b", "c"];
+        for k in keys {
+            assert_eq!(c.warm(k, entry("x", now)), Stored::Added);
+        }
+        let hit = |k: &str, n: usize| {
+            for _ in 0..n {
+                c.get_now(k, || unreachable!("fresh entries need no request"))
+                    .expect("a fresh entry");
+            }
+        };
+        hit("a", 8);
+        hit("b", 3);
+        let ranked: Vec<(String, u32)> = c.hot(10).into_iter().map(|h| (h.key, h.score)).collect();
+        assert_eq!(ranked, [("a".into(), 8), ("b".into(), 3), ("c".into(), 0)]);
+        // Later, `c` is what is asked for, and `a`'s burst has decayed.
+        tokio::time::advance(HALF_LIFE * 3).await;
+        c.upkeep().await;
+        assert_eq!(c.warm("c", entry("x", Instant::now())), Stored::Replaced);
+        hit("c", 4);
+        let top: Vec<String> = c.hot(2).into_iter().map(|h| h.key).collect();
+        assert_eq!(top, ["c", "a"]);
+    }
 }
