@@ -213,13 +213,13 @@ impl App {
 impl App {
     /// Loads peers' hot sets into the cache (`cache.warm_from`, else `scaler.peers`);
     /// `None` when there are none to ask.
-    async fn warm_up(&self) -> Option<crate::cache::warm::Warmed> {
+    async fn warm_up(&self) -> Option<crate::warm::Warmed> {
         let peers = self.config.warm_peers();
         if peers.is_empty() {
             return None;
         }
         Some(
-            crate::cache::warm::run(
+            crate::warm::run(
                 &self.state.cache,
                 peers,
                 self.config.admin.token.as_ref(),

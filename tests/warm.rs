@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use common::process::{http_get, start_serve};
 use common::{TOKEN, TestServer, acme};
 use http::StatusCode;
-use synedge::cache::{warm, wire};
+use synedge::cache::wire;
+use synedge::warm;
 
 /// The value of a Prometheus sample, 0 when absent.
 fn sample(metrics: &str, name: &str) -> f64 {
@@ -431,10 +432,8 @@ async fn a_third_instance_joining_a_loaded_fleet_starts_warm() {
         field(&exported, "took_ms"),
     );
     assert_eq!(field(&ready, "peers_answered"), 2, "{ready}");
-    assert!(
-        warmed as usize >= FLEET_PRODUCTS * 99 / 100,
-        "warmed only {warmed} of {FLEET_PRODUCTS}: {ready}"
-    );
+    // Both peers hold every product: each key is added (and counted) once.
+    assert_eq!(warmed as usize, FLEET_PRODUCTS, "{ready}");
     let origin_before = origin_requests(&c_admin);
 
     // The joiner's first seconds of traffic, and the warm ones' over the same seconds.

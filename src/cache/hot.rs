@@ -71,6 +71,17 @@ fn decayed(count: u32, then: u32, now: u32) -> u32 {
     }
 }
 
+/// What [`super::FragmentCache::warm`] did with one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A key this cache did not hold.
+    Added,
+    /// A newer copy of an entry already held (another peer's, or one fetched meanwhile).
+    Replaced,
+    /// Kept out: as old as what is held, too old to serve, or older than a purge.
+    Skipped,
+}
+
 /// The cache-wide clock the heats are measured against, this instance's identity (so
 /// it never warms from itself), and when it last applied a purge (so content a peer
 /// exported before that purge is not imported after it).

@@ -13,7 +13,6 @@
 
 mod entry;
 pub mod hot;
-pub mod warm;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -24,7 +23,7 @@ use moka::sync::Cache;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use entry::{CachedFragment, Content, Encoding, SurrogateKey, Surrogates};
+pub use entry::{CachedFragment, Content, Encoding, Lifetimes, SurrogateKey, Surrogates};
 
 use crate::config::CacheConfig;
 use crate::domain::{FragmentRequest, InputError};
@@ -738,18 +737,22 @@ impl FragmentCache {
     /// Stores `entry` (from a peer) under `key` unless this cache holds one as new or
     /// newer, the entry is too old to serve, or it was stored before a purge this cache
     /// applied (the peer may have exported it before that purge reached it).
-    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> warm::Stored {
+    /// A key it adds counts in `synedge_cache_warmed_entries_total`.
+    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> hot::Stored {
         if self.freshness(&entry, Instant::now()) == Freshness::Dead
             || self.inner.hot.predates_purge(entry.stored_at)
         {
-            return warm::Stored::Skipped;
+            return hot::Stored::Skipped;
         }
         let stored = match self.inner.map.get(key) {
-            Some(cur) if cur.stored_at >= entry.stored_at => return warm::Stored::Skipped,
-            Some(_) => warm::Stored::Replaced,
-            None => warm::Stored::Added,
+            Some(cur) if cur.stored_at >= entry.stored_at => return hot::Stored::Skipped,
+            Some(_) => hot::Stored::Replaced,
+            None => hot::Stored::Added,
         };
         self.inner.map.insert(key.to_owned(), entry);
+        if stored == hot::Stored::Added {
+            self.inner.metrics.cache_warmed.increment(1);
+        }
         stored
     }
 

@@ -18,7 +18,7 @@
 //!
 //! Users: `origin::http` (pool, system roots), `origin::postgres` (TLS for
 //! tokio-postgres), `scaler::actuator` and `scaler::controller` (endpoints, the CA file,
-//! peers), `cache::warm` (endpoints, peers), and `cli`'s `healthcheck` (the probe, over the unverified configuration).
+//! peers), `warm` (endpoints, peers), and `cli`'s `healthcheck` (the probe, over the unverified configuration).
 //!
 //! A leaf: it imports nothing of the crate but [`crate::url`] (itself a leaf, for
 //! showing URLs without credentials), so every layer may use it. Errors from

@@ -312,7 +312,7 @@ const E_HOT_LIMIT: InputError = InputError {
 };
 
 const E_FROM_SELF: InputError = InputError {
-    code: crate::cache::warm::SELF_CODE,
+    code: crate::warm::SELF_CODE,
     detail: "this is the instance asking: an instance does not warm its cache from itself",
 };
 
@@ -326,7 +326,8 @@ async fn hot_set(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    use crate::cache::{warm, wire};
+    use crate::cache::wire;
+    use crate::warm;
     authorize(&state, &headers)?;
     let mut limit = None;
     for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
