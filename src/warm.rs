@@ -109,25 +109,28 @@ pub async fn run(
             storing.clone(),
         );
         set.spawn(async move {
-            let fetched = tokio::time::timeout_at(deadline, async {
-                let _permit = permits.acquire_owned().await;
-                fetch(&base, auth, id, deadline).await
-            })
-            .await
-            .unwrap_or_else(|_| Err("no answer within cache.warm_timeout".to_owned()));
-            let body = match fetched {
-                Ok(Some(body)) => body,
-                Ok(None) => return (name, None),
-                Err(e) => {
-                    tracing::warn!(peer = %name, error = %e, "warm-up: no hot set from this peer");
-                    return (name, Some(Err(())));
-                }
+            // Fetching, decoding and storing all end by the deadline. Storing has no
+            // await inside, so a peer's entries are stored whole or not at all.
+            let work = async {
+                let body = {
+                    let _permit = permits.acquire_owned().await;
+                    fetch(&base, auth, id, deadline).await?
+                };
+                let Some(body) = body else {
+                    return Ok(None); // this instance itself
+                };
+                let bytes = body.len() as u64;
+                let stored = store(&cache, body, &storing).await?;
+                Ok(Some((stored, bytes)))
             };
-            let bytes = body.len() as u64;
-            match store(&cache, body, &storing).await {
-                Ok(stored) => (name, Some(Ok((stored, bytes)))),
+            let result = tokio::time::timeout_at(deadline, work)
+                .await
+                .unwrap_or_else(|_| Err("no hot set within cache.warm_timeout".to_owned()));
+            match result {
+                Ok(None) => (name, None),
+                Ok(Some(got)) => (name, Some(Ok(got))),
                 Err(e) => {
-                    tracing::warn!(peer = %name, error = %e, "warm-up: refused this peer's hot set");
+                    tracing::warn!(peer = %name, error = %e, "warm-up: nothing from this peer");
                     (name, Some(Err(())))
                 }
             }
@@ -199,6 +202,9 @@ async fn fetch(
 
 /// Decodes `body` off the async workers and stores what it holds; how many keys it
 /// added.
+///
+/// # Errors
+/// The body is not a hot set this instance can read: nothing of it is stored.
 async fn store(
     cache: &FragmentCache,
     body: Bytes,
@@ -209,7 +215,7 @@ async fn store(
     let decoded = tokio::task::spawn_blocking(move || wire::decode(&body, now, epoch))
         .await
         .map_err(|e| format!("decoding failed: {e}"))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("refused its hot set: {e}"))?;
     let mut stored = 0;
     // Held for a loop without awaits: a few milliseconds per thousand entries.
     let _one_at_a_time = storing.lock().unwrap_or_else(PoisonError::into_inner);
@@ -356,5 +362,62 @@ mod tests {
         hit("c", 4);
         let top: Vec<String> = c.hot(2).into_iter().map(|h| h.key).collect();
         assert_eq!(top, ["c", "a"]);
+    }
+
+    /// A peer that answers every connection with `status` and `body`.
+    async fn fake_peer(status: &'static str, body: Vec<u8>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let _ = s.write_all(&body).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_truncated_or_foreign_answer_stores_nothing() {
+        let (source, _) = cache();
+        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
+        assert_eq!(c_warm(&source, &key), Stored::Added);
+        let whole = wire::encode(&source.hot(10), Instant::now(), usize::MAX).body;
+        let truncated = whole[..whole.len() - 3].to_vec();
+        let peers = vec![
+            fake_peer("200 OK", truncated).await,
+            fake_peer("200 OK", b"<html>not a hot set</html>".to_vec()).await,
+            fake_peer(
+                "404 Not Found",
+                br#"{"error":"not_found","detail":"no such route"}"#.to_vec(),
+            )
+            .await,
+        ];
+        let (c, origin) = cache();
+        let got = run(&c, &peers, None, Duration::from_secs(5)).await;
+        assert_eq!((got.peers, got.answered, got.entries), (3, 0, 0));
+        c.upkeep().await;
+        assert_eq!(c.entry_count(), 0);
+        assert_eq!(served_html(&c), None);
+        // The same body whole is read.
+        let peers = vec![fake_peer("200 OK", whole.to_vec()).await];
+        let got = run(&c, &peers, None, Duration::from_secs(5)).await;
+        assert_eq!((got.peers, got.answered, got.entries), (1, 1, 1));
+        assert_eq!(served_html(&c).as_deref(), Some(&b"fresh"[..]));
+        assert_eq!(origin.0.load(Ordering::SeqCst), 0);
+    }
+
+    fn c_warm(c: &FragmentCache, key: &str) -> Stored {
+        c.warm(key, entry("fresh", Instant::now()))
     }
 }
