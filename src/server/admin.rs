@@ -1,7 +1,7 @@
-//! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
-//! stats. Loopback by default;
-//! mutating calls, and stats (business data), need `Authorization: Bearer <admin.token>`
-//! when a token is set. Every request passes [`protocol::require_host`] first.
+//! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume,
+//! stats, and the cache's hot set (what a starting peer warms from). Loopback by
+//! default; mutating calls, stats and the hot set (business data) need
+//! `Authorization: Bearer <admin.token>` when a token is set. Every request passes [`protocol::require_host`] first.
 
 use std::sync::Arc;
 
