@@ -246,7 +246,6 @@ fn a_dead_peer_costs_nothing_and_a_hung_one_only_the_warm_timeout() {
         let (server, public, _admin, log) = start_serve(
             dir.path(),
             &[
-                "--demo",
                 "--set",
                 &warm_from(peers),
                 "--set",
