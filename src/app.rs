@@ -165,8 +165,26 @@ impl App {
             admin_opts,
             stop_serving.clone(),
         ));
-        self.state.readiness.set(true);
-        tracing::info!("ready");
+        // Warm the cache from peers first (bounded by cache.warm_timeout), unless asked to
+        // stop meanwhile.
+        let warmed = tokio::select! {
+            w = self.warm_up() => Some(w),
+            () = shutdown.cancelled() => None,
+        };
+        if let Some(w) = warmed {
+            self.state.readiness.set(true);
+            match w {
+                Some(w) => tracing::info!(
+                    warmed_entries = w.entries,
+                    warmed_bytes = w.bytes,
+                    peers = w.peers,
+                    peers_answered = w.answered,
+                    warm_ms = w.took.as_millis() as u64,
+                    "ready"
+                ),
+                None => tracing::info!("ready"),
+            }
+        }
 
         shutdown.cancelled().await;
         self.state.readiness.set(false);
@@ -193,6 +211,24 @@ impl App {
 }
 
 impl App {
+    /// Loads peers' hot sets into the cache (`cache.warm_from`, else `scaler.peers`);
+    /// `None` when there are none to ask.
+    async fn warm_up(&self) -> Option<crate::warm::Warmed> {
+        let peers = self.config.warm_peers();
+        if peers.is_empty() {
+            return None;
+        }
+        Some(
+            crate::warm::run(
+                &self.state.cache,
+                peers,
+                self.config.admin.token.as_ref(),
+                self.config.cache.warm_timeout,
+            )
+            .await,
+        )
+    }
+
     /// The scaler loop over this instance's signals, or over `scaler.peers` when set.
     ///
     /// # Errors

@@ -9,7 +9,11 @@
 //!   [`origin::import`] the narrow write interface the stores implement for imports.
 //! - [`catalog`]: the NDJSON import format, its streaming check, the one import algorithm
 //!   (`catalog::write`), the import command, the demo catalog. Above `origin`.
-//! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate.
+//! - [`cache`]: the byte-bounded fragment cache with stale-while-revalidate; its hot
+//!   set (`cache::hot`) and the hot set's wire format (`cache::wire`).
+//! - [`warm`]: warm start, the client that loads peers' hot sets into the cache before
+//!   the instance reports ready; above `cache` and `net` (so the cache stays free of
+//!   HTTP), used by `app`, and by `server` for its names (header, error code).
 //! - [`compress`]: the gzip and brotli variants of a body, made once; a leaf.
 //! - [`events`]: beacons: validation, the bounded queue, the batch writer into daily
 //!   rollups ([`events::EventStore`], implemented by the SQLite and PostgreSQL stores).
@@ -25,8 +29,9 @@
 //! - [`url`]: [`url::redact`], how every URL is shown (credentials hidden); a leaf that
 //!   imports nothing of the crate, so everything may use it.
 //! - [`net`]: the client side of the network: TLS client configurations, the HTTP
-//!   origin's pooled client, the scaler's one-shot endpoints, the health probe, error
-//!   chains; a leaf that imports nothing of the crate, used by `origin`, `scaler` and `cli`.
+//!   origin's pooled client, the scaler's one-shot endpoints, peers' addresses
+//!   (`dns://` resolved), the health probe, error chains; a leaf that imports nothing of
+//!   the crate but [`url`], used by `origin`, `scaler`, `warm` and `cli`.
 //!
 //! Invariants: a cache hit touches no lock a miss holds and formats nothing; request
 //! input is never echoed into a response; no panics on input.
@@ -48,3 +53,4 @@ pub mod shutdown;
 pub mod signals;
 pub mod store_url;
 pub mod url;
+pub mod warm;

@@ -174,6 +174,8 @@ pub struct CachedFragment {
     /// Set while one background refresh runs, so a stale entry triggers exactly one.
     refreshing: AtomicBool,
     weight: u32,
+    /// How often it was requested lately: ranks the hot set peers warm from.
+    pub heat: super::hot::Heat,
 }
 
 /// An entry's timing, fixed when it is stored.
@@ -301,6 +303,34 @@ impl CachedFragment {
             validator: validator.map(Into::into),
             refreshing: AtomicBool::new(false),
             weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            heat: super::hot::Heat::default(),
+        }
+    }
+
+    /// An entry rebuilt from its parts (a peer's export): weighed like one built from
+    /// an origin answer, ETags rebuilt from `content`'s version.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rebuilt(
+        content: Option<Content>,
+        surrogates: Surrogates,
+        stored_at: Instant,
+        lifetimes: Lifetimes,
+        validator: Option<Box<str>>,
+        cache_control: HeaderValue,
+        key_len: usize,
+        heat: super::hot::Heat,
+    ) -> Self {
+        let weight = ENTRY_OVERHEAD + key_len + content.as_ref().map_or(0, Content::weight);
+        Self {
+            content,
+            surrogates,
+            stored_at,
+            lifetimes,
+            validator,
+            cache_control,
+            refreshing: AtomicBool::new(false),
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
+            heat,
         }
     }
 
@@ -322,6 +352,7 @@ impl CachedFragment {
             validator: self.validator.clone(),
             refreshing: AtomicBool::new(false),
             weight: self.weight,
+            heat: self.heat.clone(),
         }
     }
 

@@ -22,6 +22,8 @@
 //! - This module knows nothing about HTTP beyond prebuilt header values in entries.
 
 mod entry;
+pub mod hot;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use quick_cache::sync::Cache;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use entry::{CachedFragment, Content, Encoding, SurrogateKey, Surrogates};
+pub use entry::{CachedFragment, Content, Encoding, Lifetimes, SurrogateKey, Surrogates};
 
 use crate::config::CacheConfig;
 use crate::domain::{FragmentRequest, InputError};
@@ -249,6 +251,16 @@ struct Inner {
         std::sync::Mutex<HashMap<String, watch::Receiver<Outcome>, foldhash::fast::RandomState>>,
     /// When upkeep last swept out dead entries.
     swept: std::sync::Mutex<Instant>,
+    /// What ranks the hot set (`hot`), and what warming from peers must respect.
+    hot: hot::HotClock,
+}
+
+/// One entry of the hot set, with its key and how hot it is (decayed hit count).
+#[derive(Debug, Clone)]
+pub struct HotEntry {
+    pub key: String,
+    pub score: u32,
+    pub entry: Arc<CachedFragment>,
 }
 
 impl std::fmt::Debug for FragmentCache {
@@ -278,6 +290,7 @@ impl FragmentCache {
                 metrics,
                 flights: std::sync::Mutex::default(),
                 swept: std::sync::Mutex::new(Instant::now()),
+                hot: hot::HotClock::default(),
             }),
         }
     }
@@ -332,6 +345,7 @@ impl FragmentCache {
     /// `request` makes the request itself, called only to start a refresh.
     pub fn get_now(&self, key: &str, request: impl FnOnce() -> FragmentRequest) -> Option<Served> {
         let e = self.inner.map.get(key)?;
+        e.heat.bump(self.inner.hot.epoch());
         let served = match self.freshness(&e, Instant::now()) {
             Freshness::Fresh => Served {
                 entry: e,
@@ -652,6 +666,7 @@ impl FragmentCache {
             .enumerate()
             .map(|(i, s)| SurrogateKey::parse(s).map_err(bad("surrogate_keys", i)))
             .collect::<Result<Vec<_>, _>>()?;
+        self.inner.hot.note_purge();
         let mut purged = Purged {
             keys: keys.len(),
             surrogate_keys: surrogates.len(),
@@ -687,6 +702,7 @@ impl FragmentCache {
     /// Sweeps out dead entries (at most every [`SWEEP_EVERY`]) and updates the size
     /// gauges.
     pub async fn upkeep(&self) {
+        self.inner.hot.tick();
         let now = Instant::now();
         let due = {
             let mut swept = self
@@ -725,6 +741,49 @@ impl FragmentCache {
 
     pub fn settings(&self) -> &CacheSettings {
         &self.inner.settings
+    }
+
+    /// The `limit` entries requested most lately, hottest first; entries too old to
+    /// serve are left out. Ranks every entry: for exports, not for the request path.
+    pub fn hot(&self, limit: usize) -> Vec<HotEntry> {
+        let (epoch, now) = (self.inner.hot.epoch(), Instant::now());
+        let live = self
+            .inner
+            .map
+            .iter()
+            .filter(|(_, e)| self.freshness(e, now) != Freshness::Dead)
+            .map(|(k, e)| (e.heat.score(epoch), (k, e)));
+        hot::top(live, limit)
+            .into_iter()
+            .map(|(score, (key, entry))| HotEntry { key, score, entry })
+            .collect()
+    }
+
+    /// Stores `entry` (from a peer) under `key` unless this cache holds one as new or
+    /// newer, the entry is too old to serve, or it was stored before a purge this cache
+    /// applied (the peer may have exported it before that purge reached it).
+    /// A key it adds counts in `synedge_cache_warmed_entries_total`.
+    pub fn warm(&self, key: &str, entry: Arc<CachedFragment>) -> hot::Stored {
+        if self.freshness(&entry, Instant::now()) == Freshness::Dead
+            || self.inner.hot.predates_purge(entry.stored_at)
+        {
+            return hot::Stored::Skipped;
+        }
+        let stored = match self.inner.map.get(key) {
+            Some(cur) if cur.stored_at >= entry.stored_at => return hot::Stored::Skipped,
+            Some(_) => hot::Stored::Replaced,
+            None => hot::Stored::Added,
+        };
+        self.inner.map.insert(key.to_owned(), entry);
+        if stored == hot::Stored::Added {
+            self.inner.metrics.cache_warmed.increment(1);
+        }
+        stored
+    }
+
+    /// The clock the hot set is ranked by, and this cache's identity.
+    pub fn hot_clock(&self) -> &hot::HotClock {
+        &self.inner.hot
     }
 }
 

@@ -108,6 +108,7 @@ fn sized_cache(origin: Arc<Scripted>, max_bytes: u64) -> FragmentCache {
         stale_while_revalidate: SWR,
         stale_if_error: SIE,
         negative_ttl: NEG,
+        ..CacheConfig::default()
     };
     FragmentCache::new(
         CacheSettings::new(&cfg, Duration::from_secs(5)),

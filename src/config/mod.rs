@@ -46,6 +46,7 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_STALE_WHILE_REVALIDATE: Duration = Duration::from_secs(60);
 pub const DEFAULT_STALE_IF_ERROR: Duration = Duration::from_secs(86_400);
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(60);
+pub const DEFAULT_WARM_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_EVENTS_QUEUE_CAPACITY: usize = 100_000;
 pub const DEFAULT_EVENTS_BATCH_SIZE: usize = 5_000;
 pub const DEFAULT_EVENTS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -228,6 +229,14 @@ pub struct CacheConfig {
     /// How long a "no content" answer is fresh (shorter: new content should show soon).
     #[serde(with = "humantime_serde")]
     pub negative_ttl: Duration,
+    /// Peers' admin listeners (URLs or `dns://NAME:PORT`) whose hot sets a starting
+    /// instance loads before it reports ready, so a scale-out does not start with a herd
+    /// of misses on the origin. Unset: `scaler.peers`; an empty list: no warm-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_from: Option<Vec<String>>,
+    /// The longest a warm-up may hold readiness back; zero: no warm-up.
+    #[serde(with = "humantime_serde")]
+    pub warm_timeout: Duration,
 }
 
 impl Default for CacheConfig {
@@ -238,6 +247,8 @@ impl Default for CacheConfig {
             stale_while_revalidate: DEFAULT_STALE_WHILE_REVALIDATE,
             stale_if_error: DEFAULT_STALE_IF_ERROR,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
+            warm_from: None,
+            warm_timeout: DEFAULT_WARM_TIMEOUT,
         }
     }
 }
@@ -505,6 +516,11 @@ impl Config {
         shown.events.store = redact(&self.events.store);
         let sc = &mut shown.scaler;
         sc.peers = self.shown_peers();
+        shown.cache.warm_from = self
+            .cache
+            .warm_from
+            .as_ref()
+            .map(|w| w.iter().map(|p| redact(p)).collect());
         sc.actuator.url = self.scaler.actuator.url.as_deref().map(redact);
         sc.actuator.api_url = redact(&self.scaler.actuator.api_url);
         toml::to_string(&shown).expect("invariant: the config serializes")
@@ -517,6 +533,18 @@ impl Config {
             .iter()
             .map(|p| crate::url::redact(p))
             .collect()
+    }
+
+    /// The peers a starting instance warms its cache from: `cache.warm_from`, else
+    /// `scaler.peers`; none when `cache.warm_timeout` is zero.
+    pub fn warm_peers(&self) -> &[String] {
+        if self.cache.warm_timeout.is_zero() {
+            return &[];
+        }
+        self.cache
+            .warm_from
+            .as_deref()
+            .unwrap_or(&self.scaler.peers)
     }
 
     /// Where event rollups go: `events.store`, else the origin store.

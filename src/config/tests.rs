@@ -260,6 +260,7 @@ fn secrets_are_redacted() {
     ];
     cfg.scaler.actuator.url = Some("https://hooks.example/scale?token=hook-SECRET".into());
     cfg.scaler.actuator.api_url = "https://k8s:api-SECRET@kubernetes.example".into();
+    cfg.cache.warm_from = Some(vec!["http://warm:warm-SECRET@10.0.0.8:9901".into()]);
     let shown = cfg.to_toml();
     assert!(!shown.contains("SECRET"), "{shown}");
     for url in [
@@ -269,6 +270,7 @@ fn secrets_are_redacted() {
         "dns://dns:***@synedge-admin:9901",
         "https://hooks.example/scale?token=***",
         "https://k8s:***@kubernetes.example",
+        "http://warm:***@10.0.0.8:9901",
     ] {
         assert!(shown.contains(url), "{url} not in {shown}");
     }
@@ -281,6 +283,45 @@ fn secrets_are_redacted() {
     );
     // Only what is shown changes.
     assert!(cfg.scaler.peers[0].contains("peer-SECRET"));
+}
+
+#[test]
+fn warm_from_defaults_to_the_scaler_peers_and_can_be_turned_off() {
+    let peers = r#"scaler.peers=["http://10.0.0.7:9901", "dns://synedge-admin:9901"]"#;
+    let cfg = load_str("", &[], &[peers]).unwrap();
+    assert_eq!(cfg.cache.warm_timeout, DEFAULT_WARM_TIMEOUT);
+    assert_eq!(cfg.warm_peers(), cfg.scaler.peers.as_slice());
+    // Its own list wins; an empty one, or no time for it, turns the warm-up off.
+    let cfg = load_str(
+        "",
+        &[("SYNEDGE_CACHE__WARM_FROM", r#"["http://10.0.0.9:9901"]"#)],
+        &[peers],
+    )
+    .unwrap();
+    assert_eq!(cfg.warm_peers(), ["http://10.0.0.9:9901"]);
+    let cfg = load_str("[cache]\nwarm_from = []\n", &[], &[peers]).unwrap();
+    assert!(cfg.warm_peers().is_empty());
+    let cfg = load_str("", &[], &[peers, "cache.warm_timeout=0s"]).unwrap();
+    assert!(cfg.warm_peers().is_empty());
+
+    let err = load_str(
+        "[cache]\nwarm_from = [\"10.0.0.7:9901\", \"https://a:9901\"]\nwarm_timeout = \"2h\"\n",
+        &[],
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "cache.warm_from: each peer is an admin URL (http://HOST:PORT) or dns://NAME:PORT"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("cache.warm_timeout: must be at most 1h"),
+        "{err}"
+    );
+    assert!(err.starts_with("3 configuration problems"), "{err}");
 }
 
 #[test]
@@ -308,7 +349,7 @@ fn keep_alive_and_body_read_timeouts_are_read_and_must_be_positive() {
 }
 
 /// Every duration key with its bound: at the bound it loads, just past it it is named.
-const DURATION_BOUNDS: [(&str, Duration); 17] = [
+const DURATION_BOUNDS: [(&str, Duration); 18] = [
     ("server.request_timeout", MAX_TIMEOUT),
     ("server.header_read_timeout", MAX_TIMEOUT),
     ("server.keep_alive_timeout", MAX_TIMEOUT),
@@ -318,6 +359,7 @@ const DURATION_BOUNDS: [(&str, Duration); 17] = [
     ("cache.stale_while_revalidate", MAX_CACHE_LIFETIME),
     ("cache.stale_if_error", MAX_CACHE_LIFETIME),
     ("cache.negative_ttl", MAX_CACHE_LIFETIME),
+    ("cache.warm_timeout", MAX_TIMEOUT),
     ("events.flush_interval", MAX_PERIOD),
     ("scaler.interval", MAX_PERIOD),
     ("scaler.latency_slo", MAX_TIMEOUT),

@@ -105,6 +105,13 @@ impl Config {
             "cache.negative_ttl",
             "must be more than zero",
         );
+        for p in c.warm_from.iter().flatten() {
+            check(
+                p.starts_with("http://") || p.starts_with("dns://"),
+                "cache.warm_from",
+                "each peer is an admin URL (http://HOST:PORT) or dns://NAME:PORT",
+            );
+        }
         // Refuse rather than serve plain HTTP to someone who asked for HTTPS.
         check(
             self.tls.cert.is_some() == self.tls.key.is_some(),
@@ -239,6 +246,7 @@ impl Config {
             ),
             ("cache.stale_if_error", c.stale_if_error, MAX_CACHE_LIFETIME),
             ("cache.negative_ttl", c.negative_ttl, MAX_CACHE_LIFETIME),
+            ("cache.warm_timeout", c.warm_timeout, MAX_TIMEOUT),
             ("events.flush_interval", ev.flush_interval, MAX_PERIOD),
             ("scaler.interval", sc.interval, MAX_PERIOD),
             ("scaler.latency_slo", sc.latency_slo, MAX_TIMEOUT),

@@ -53,6 +53,8 @@ pub struct Endpoint {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     /// E.g. `the webhook at https://hooks.example/scale`: no credentials, no query.
     shown: String,
+    /// The most of an answer read; [`MAX_ANSWER_BYTES`] unless the caller expects more.
+    max_answer: usize,
 }
 
 impl fmt::Debug for Endpoint {
@@ -63,7 +65,7 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// An HTTP answer, read whole (up to [`MAX_ANSWER_BYTES`]).
+/// An HTTP answer, read whole (up to [`MAX_ANSWER_BYTES`], or the endpoint's limit).
 pub struct Answer {
     pub status: StatusCode,
     pub body: Bytes,
@@ -132,7 +134,15 @@ impl Endpoint {
             path_and_query,
             tls,
             shown,
+            max_answer: MAX_ANSWER_BYTES,
         })
+    }
+
+    /// Reads answers of up to `bytes` (a peer's hot set) instead of [`MAX_ANSWER_BYTES`].
+    #[must_use]
+    pub fn with_answer_limit(mut self, bytes: usize) -> Self {
+        self.max_answer = bytes;
+        self
     }
 
     /// How the endpoint is named in messages: the noun and the URL without credentials
@@ -186,13 +196,13 @@ impl Endpoint {
             })?;
         let _ = tcp.set_nodelay(true);
         let answer = match &self.tls {
-            None => send_on(tcp, req).await,
+            None => send_on(tcp, req, self.max_answer).await,
             Some((connector, name)) => {
                 let tls = connector
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|e| self.unreachable(format!("the TLS handshake failed: {e}")))?;
-                send_on(tls, req).await
+                send_on(tls, req, self.max_answer).await
             }
         };
         answer.map_err(|detail| self.unreachable(detail))
@@ -217,7 +227,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// HTTP/1.1 over an established stream.
-async fn send_on<T>(io: T, req: Request<Full<Bytes>>) -> Result<Answer, String>
+async fn send_on<T>(io: T, req: Request<Full<Bytes>>, limit: usize) -> Result<Answer, String>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -232,7 +242,7 @@ where
         .await
         .map_err(|e| format!("the HTTP exchange failed: {}", error_chain(&e)))?;
     let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+    let body = Limited::new(resp.into_body(), limit)
         .collect()
         .await
         .map_err(|e| format!("reading the answer failed: {e}"))?

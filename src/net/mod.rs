@@ -10,21 +10,25 @@
 //!   builder; the HTTP origin talks through it.
 //! - [`endpoint`]: one HTTP(S) URL called one request per fresh connection: the scaler's
 //!   actuators and its reads of peers' signals.
+//! - [`peers`]: peers' admin listeners, `dns://NAME:PORT` resolved to every address:
+//!   the scaler's sources and the cache's warm-up.
 //! - [`probe`]: the blocking `GET /readyz` of `synedge healthcheck`.
 //! - [`error_chain`]: an error and its sources on one line, for every message that
 //!   quotes a client library's error (hyper, rustls, tokio-postgres).
 //!
 //! Users: `origin::http` (pool, system roots), `origin::postgres` (TLS for
-//! tokio-postgres), `scaler::actuator` and `scaler::controller` (endpoints, the CA file),
-//! and `cli`'s `healthcheck` (the probe, over the unverified configuration).
+//! tokio-postgres), `scaler::actuator` and `scaler::controller` (endpoints, the CA file,
+//! peers), `warm` (endpoints, peers), and `cli`'s `healthcheck` (the probe, over the unverified configuration).
 //!
-//! A leaf: it imports nothing of the crate, so every layer may use it. Errors from
+//! A leaf: it imports nothing of the crate but [`crate::url`] (itself a leaf, for
+//! showing URLs without credentials), so every layer may use it. Errors from
 //! building a configuration are `anyhow` with the configuration key (`named`) first,
 //! because they are startup errors shown to an operator as they are; errors at call
 //! time are [`endpoint::CallError`].
 
 pub mod connector;
 pub mod endpoint;
+pub mod peers;
 pub mod probe;
 pub mod tls;
 

@@ -8,7 +8,6 @@
 //! recorded, never crashes anything; exactly the last [`LOG_CAPACITY`] decisions are kept.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -22,8 +21,8 @@ use super::actuator::{Actuator, ScaleRequest};
 use super::policy::{Decision, Direction, History, decide};
 use crate::config::{ScalerConfig, Secret};
 use crate::net::endpoint::Endpoint;
+use crate::net::peers::resolve;
 use crate::signals::{Metrics, Signals};
-use crate::url::redact;
 
 /// Decisions kept for `GET /admin/v1/scaler`.
 pub const LOG_CAPACITY: usize = 100;
@@ -284,36 +283,6 @@ impl Controller {
             }
         }
     }
-}
-
-/// Expands `dns://NAME:PORT` entries to one admin URL per address. Each comes with the
-/// name it is shown by (in logs and `GET /admin/v1/scaler`): the peer as configured,
-/// credentials redacted, or the address it resolved to.
-async fn resolve(peers: &[String]) -> Vec<(String, Result<String, String>)> {
-    let mut out = Vec::new();
-    for p in peers {
-        if let Some(hostport) = p.strip_prefix("dns://") {
-            match tokio::net::lookup_host(hostport).await {
-                Ok(addrs) => {
-                    let mut addrs: Vec<SocketAddr> = addrs.collect();
-                    addrs.sort();
-                    addrs.dedup();
-                    out.extend(
-                        addrs
-                            .into_iter()
-                            .map(|a| (a.to_string(), Ok(format!("http://{a}")))),
-                    );
-                }
-                Err(e) => out.push((
-                    redact(p),
-                    Err(format!("resolving {}: {e}", redact(hostport))),
-                )),
-            }
-        } else {
-            out.push((redact(p), Ok(p.trim_end_matches('/').to_owned())));
-        }
-    }
-    out
 }
 
 /// `GET {base}/admin/v1/signals` over HTTP/1.1, bounded by `timeout`.

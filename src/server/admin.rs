@@ -1,7 +1,7 @@
-//! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume and
-//! stats. Loopback by default;
-//! mutating calls, and stats (business data), need `Authorization: Bearer <admin.token>`
-//! when a token is set. Every request passes [`protocol::require_host`] first.
+//! The admin listener (DESIGN.md §3): metrics, cache purge, events pause/resume,
+//! stats, and the cache's hot set (what a starting peer warms from). Loopback by
+//! default; mutating calls, stats and the hot set (business data) need
+//! `Authorization: Bearer <admin.token>` when a token is set. Every request passes [`protocol::require_host`] first.
 
 use std::sync::Arc;
 
@@ -34,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/stats", get(stats))
         .route("/admin/v1/signals", get(signals))
         .route("/admin/v1/scaler", get(scaler))
+        .route("/admin/v1/cache/hot", get(hot_set))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Outermost: a request without a valid Host is refused before anything else.
@@ -298,6 +299,89 @@ async fn stats(
         next: page.next.as_ref().map(StatsCursor::encode),
     })
     .into_response())
+}
+
+/// Entries a hot-set export holds when `limit` is not given.
+const HOT_DEFAULT_LIMIT: usize = 1_000;
+/// The largest `limit` of a hot-set export.
+const HOT_MAX_LIMIT: usize = 50_000;
+
+const E_HOT_LIMIT: InputError = InputError {
+    code: "invalid_limit",
+    detail: "limit must be a whole number from 1 to 50000",
+};
+
+const E_FROM_SELF: InputError = InputError {
+    code: crate::warm::SELF_CODE,
+    detail: "this is the instance asking: an instance does not warm its cache from itself",
+};
+
+/// `GET /admin/v1/cache/hot?limit=N`: the `N` entries requested most lately (default
+/// 1,000, at most 50,000), hottest first, whole (every variant's bytes, validators,
+/// lifetimes and age), in the binary format of [`crate::cache::wire`], at most
+/// [`crate::cache::wire::MAX_EXPORT_BYTES`]. What a starting peer warms its cache from.
+/// Content is business data, so it needs the token when one is set.
+async fn hot_set(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    use crate::cache::wire;
+    use crate::warm;
+    authorize(&state, &headers)?;
+    let mut limit = None;
+    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        if k == "limit" && !v.is_empty() {
+            let n = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=HOT_MAX_LIMIT).contains(n))
+                .ok_or(ApiError::BadRequest(E_HOT_LIMIT))?;
+            if limit.replace(n).is_some() {
+                return Err(ApiError::BadRequest(E_DUPLICATE));
+            }
+        }
+    }
+    let asking = headers
+        .get(warm::CACHE_ID_HEADER)
+        .map(HeaderValue::as_bytes);
+    if asking == Some(warm::cache_id(&state.cache).as_bytes()) {
+        return Err(ApiError::BadRequest(E_FROM_SELF));
+    }
+    let cache = state.cache.clone();
+    let now = tokio::time::Instant::now();
+    let limit = limit.unwrap_or(HOT_DEFAULT_LIMIT);
+    let started = std::time::Instant::now();
+    // Ranking every entry and copying the bodies is CPU work: off the async workers.
+    let encoded = tokio::task::spawn_blocking(move || {
+        wire::encode(&cache.hot(limit), now, wire::MAX_EXPORT_BYTES)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "hot-set export failed");
+        ApiError::Internal
+    })?;
+    tracing::info!(
+        entries = encoded.entries,
+        bytes = encoded.body.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "exported the hot set"
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(wire::CONTENT_TYPE),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::HeaderName::from_static("x-synedge-hot-entries"),
+                HeaderValue::from(encoded.entries),
+            ),
+        ],
+        encoded.body,
+    )
+        .into_response())
 }
 
 /// The body of a stats answer.

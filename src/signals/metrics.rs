@@ -213,6 +213,8 @@ pub struct Metrics {
     origin_requests: [Counter; 4],
     pub origin_duration: Histogram,
     pub purges: Counter,
+    /// Entries a starting instance loaded from its peers' hot sets.
+    pub cache_warmed: Counter,
     pub events_accepted: Counter,
     pub events_written: Counter,
     events_rejected: [Counter; 3],
@@ -464,6 +466,12 @@ impl Metrics {
                 "synedge_cache_purges_total",
                 None,
                 "Purge requests applied (keys plus surrogate keys).",
+                &[],
+            ),
+            cache_warmed: r.counter(
+                "synedge_cache_warmed_entries_total",
+                None,
+                "Cache entries loaded from peers' hot sets while starting (warm-up).",
                 &[],
             ),
             process: ProcessMetrics {
