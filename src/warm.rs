@@ -8,7 +8,9 @@
 //! deadline, whatever the peers do; an unreachable or failing peer costs at most that
 //! wait and a warning; at most [`CONCURRENCY`] peers are fetched at once; a body that
 //! does not decode stores nothing; an entry replaces only an older one; an instance
-//! never warms from itself (the export refuses a request carrying its own cache id).
+//! never warms from itself (the export refuses a request carrying its own cache id);
+//! nothing is copied before the store's invalidations reach this cache
+//! ([`crate::origin::Origin::listening`]).
 //!
 //! SECURITY: peers are trusted as the origin is: what they send is served as content.
 //! They are named by the operator (`cache.warm_from`, `scaler.peers`), reached on their
@@ -71,6 +73,20 @@ pub async fn run(
     let started = Instant::now();
     let deadline = started + timeout;
     let mut out = Warmed::default();
+    // A purge the store announces before this instance listens would reach the peers
+    // and not this cache, which may just have copied what it dropped: hear first, copy
+    // after.
+    if let Some(mut listening) = cache.origin().listening() {
+        let heard = tokio::time::timeout_at(deadline, listening.wait_for(|&up| up)).await;
+        if !matches!(heard, Ok(Ok(_))) {
+            tracing::warn!(
+                ?timeout,
+                "warm-up skipped: the store's invalidation listener was not up within cache.warm_timeout, and a copy made without it could keep content a purge dropped"
+            );
+            out.took = started.elapsed();
+            return out;
+        }
+    }
     let Ok(resolved) = tokio::time::timeout_at(deadline, resolve(peers)).await else {
         tracing::warn!(
             ?timeout,
@@ -415,6 +431,56 @@ mod tests {
         assert_eq!((got.peers, got.answered, got.entries), (1, 1, 1));
         assert_eq!(served_html(&c).as_deref(), Some(&b"fresh"[..]));
         assert_eq!(origin.0.load(Ordering::SeqCst), 0);
+    }
+
+    /// An origin whose invalidation listener comes up when the test says so.
+    struct Listener(tokio::sync::watch::Sender<bool>);
+
+    impl Origin for Listener {
+        fn fetch<'a>(
+            &'a self,
+            _req: &'a FragmentRequest,
+        ) -> BoxFuture<'a, Result<Lookup, OriginError>> {
+            Box::pin(async { Err(OriginError::Unavailable("not in this test".into())) })
+        }
+        fn kind(&self) -> &'static str {
+            "listener"
+        }
+        fn listening(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+            Some(self.0.subscribe())
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_copied_before_the_stores_invalidations_are_heard() {
+        let (source, _) = cache();
+        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
+        assert_eq!(c_warm(&source, &key), Stored::Added);
+        let whole = wire::encode(&source.hot(10), Instant::now(), usize::MAX).body;
+        let peers = vec![fake_peer("200 OK", whole.to_vec()).await];
+        let origin = Arc::new(Listener(tokio::sync::watch::Sender::new(false)));
+        let c = FragmentCache::new(
+            CacheSettings::new(&CacheConfig::default(), Duration::from_secs(2)),
+            origin.clone(),
+            Arc::new(Metrics::new()),
+        );
+
+        // The listener never comes up: no peer is asked, and the warm-up ends on time.
+        let timeout = Duration::from_millis(300);
+        let got = run(&c, &peers, None, timeout).await;
+        assert_eq!((got.peers, got.answered, got.entries), (0, 0, 0));
+        assert!(got.took >= timeout, "{got:?}");
+        assert_eq!(served_html(&c), None);
+
+        // It comes up while the warm-up waits: then the peers are read.
+        let up = origin.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            up.0.send_replace(true);
+        });
+        let got = run(&c, &peers, None, Duration::from_secs(5)).await;
+        assert_eq!((got.peers, got.answered, got.entries), (1, 1, 1));
+        assert_eq!(served_html(&c).as_deref(), Some(&b"fresh"[..]));
     }
 
     fn c_warm(c: &FragmentCache, key: &str) -> Stored {

@@ -1224,6 +1224,31 @@ async fn pg_another_applications_database_is_refused() {
     assert!(store.fetch(&req).await.is_err());
 }
 
+/// What a warm-up waits for: a store says it listens only once its invalidations are
+/// asked for and LISTEN is done; a purge broadcast right then reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_listening_means_a_broadcast_from_then_on_is_heard() {
+    let Some(db) = TestDb::create("pg_listening_means_a_broadcast_from_then_on_is_heard").await
+    else {
+        return;
+    };
+    let a = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
+    let b = PostgresOrigin::connect(&db.url, TIMEOUT).await.unwrap();
+    let mut listening = b.listening().expect("postgres stores say when they listen");
+    assert!(!*listening.borrow(), "listening before anyone asked to");
+    let mut rx = b.invalidations().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), listening.wait_for(|&up| up))
+        .await
+        .expect("listening within 5 s")
+        .unwrap();
+    let inv = Invalidation {
+        surrogate_keys: vec!["brand:acme".into()],
+        ..Invalidation::default()
+    };
+    a.broadcast(&inv).await.unwrap();
+    assert_eq!(recv_within(&mut rx, Duration::from_secs(1)).await, inv);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_broadcast_reaches_another_instance_within_a_second() {
     let Some(db) = TestDb::create("pg_broadcast_reaches_another_instance_within_a_second").await

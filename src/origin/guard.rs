@@ -211,6 +211,10 @@ impl Origin for Guarded {
     fn invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<Invalidation>> {
         self.inner.invalidations()
     }
+
+    fn listening(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.inner.listening()
+    }
 }
 
 #[cfg(test)]

@@ -174,6 +174,15 @@ pub trait Origin: Send + Sync + 'static {
     fn invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<Invalidation>> {
         None
     }
+
+    /// Whether [`Self::invalidations`] is live yet: `true` once the store would report a
+    /// change made from now on. `None` when the store's stream is live as soon as it is
+    /// asked for (or there is none). A cache filled from elsewhere (peers' hot sets)
+    /// waits for this first, so that no purge can fall between what it copies and what
+    /// it hears.
+    fn listening(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        None
+    }
 }
 
 /// The content version (ETag value, unquoted) of an HTML body: 16 hex digits of xxh3-64.

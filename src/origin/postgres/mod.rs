@@ -33,6 +33,7 @@ mod target;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -103,6 +104,8 @@ pub struct PostgresOrigin {
     /// The runtime the store was opened on, for the blocking [`EventStore`] methods when
     /// they are called outside any runtime.
     runtime: Option<tokio::runtime::Handle>,
+    /// Whether the invalidation listener has LISTENed (see [`Origin::listening`]).
+    listening: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl fmt::Debug for PostgresOrigin {
@@ -159,6 +162,7 @@ impl PostgresOrigin {
             pool,
             ready: OnceCell::new(),
             runtime: tokio::runtime::Handle::try_current().ok(),
+            listening: Arc::new(tokio::sync::watch::Sender::new(false)),
         })
     }
 
@@ -441,8 +445,16 @@ impl Origin for PostgresOrigin {
             }
         };
         let (tx, rx) = mpsc::channel(notify::QUEUE);
-        handle.spawn(notify::run(self.target.clone(), tx));
+        handle.spawn(notify::run(
+            self.target.clone(),
+            tx,
+            Arc::clone(&self.listening),
+        ));
         Some(rx)
+    }
+
+    fn listening(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        Some(self.listening.subscribe())
     }
 }
 

@@ -11,10 +11,11 @@
 //! behind, it sends [`Invalidation::all`].
 
 use std::future::poll_fn;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::AsyncMessage;
 
 use super::describe;
@@ -110,7 +111,13 @@ enum Ended {
 
 /// Listens until `tx`'s receiver is dropped, reconnecting with backoff whenever the
 /// connection is lost, and sending [`Invalidation::all`] after each reconnect.
-pub async fn run(target: Target, tx: mpsc::Sender<Invalidation>) {
+/// `listening` turns true once the first LISTEN is done (and stays so: after that, what
+/// a lost connection misses is covered by the `all`).
+pub async fn run(
+    target: Target,
+    tx: mpsc::Sender<Invalidation>,
+    listening: Arc<watch::Sender<bool>>,
+) {
     let mut pg = target.pg.clone();
     pg.application_name(LISTENER_NAME);
     // Notice a silently dead peer (a failed-over server, a cut network) within about a
@@ -123,7 +130,7 @@ pub async fn run(target: Target, tx: mpsc::Sender<Invalidation>) {
     // Nothing can have been missed before the first connection: the cache is empty.
     let mut missed = false;
     loop {
-        match session(&pg, &target, &tx, missed).await {
+        match session(&pg, &target, &tx, missed, &listening).await {
             Ended::ReceiverGone => return,
             Ended::Lost { error, listened } => {
                 if listened {
@@ -148,6 +155,7 @@ async fn session(
     target: &Target,
     tx: &mpsc::Sender<Invalidation>,
     missed: bool,
+    listening: &watch::Sender<bool>,
 ) -> Ended {
     let lost = |error: String, listened| Ended::Lost { error, listened };
     // Connecting and LISTEN must finish in time: a server that accepts connections but
@@ -183,6 +191,7 @@ async fn session(
         }
     }
     tracing::debug!(origin = %target.shown, "listening for invalidations on {CHANNEL}");
+    listening.send_replace(true);
     let mut forward = Forward {
         tx,
         overflowed: false,
