@@ -50,9 +50,7 @@ pub fn answer_now<B: http_body::Body>(
         state.cache.get_now(key, || query.to_request())
     })?;
     let res = respond(req.headers(), &served);
-    let m = &state.metrics;
-    m.request_started();
-    m.http_request(
+    state.metrics.http_answered_at_once(
         Route::Fragment,
         res.status().as_u16(),
         started.elapsed().as_secs_f64(),
