@@ -214,8 +214,9 @@ impl quick_cache::Weighter<String, Arc<CachedFragment>> for ByBytes {
 /// What an entry weighs on average (a 6–7 KiB fragment with its gzip and br variants):
 /// sizes the map's shards, so that each holds enough entries to evict well (at least 32
 /// of these; `cache.max_bytes` is split evenly between the shards). An entry heavier
-/// than its shard's share is served but not kept: with the default 512 MiB that is
-/// 64 MiB, with 8 MiB about 1 MiB.
+/// than its shard's share is served but not kept: quick_cache makes 4 shards per core,
+/// fewer when they would hold under 32 entries, so on 2 cores the default 512 MiB gives
+/// 64 MiB shards and 8 MiB gives 1 MiB ones.
 const TYPICAL_ENTRY_BYTES: u64 = 10 << 10;
 
 /// How often [`FragmentCache::upkeep`] sweeps out dead entries: one pass over the map,
