@@ -212,12 +212,13 @@ impl quick_cache::Weighter<String, Arc<CachedFragment>> for ByBytes {
 }
 
 /// What an entry weighs on average (a 6–7 KiB fragment with its gzip and br variants):
-/// sizes the map's shards, so that each holds enough entries to evict well (at least 32
-/// of these; `cache.max_bytes` is split evenly between the shards). An entry heavier
-/// than its shard's share is served but not kept: quick_cache makes 4 shards per core,
-/// fewer when they would hold under 32 entries, so on 2 cores the default 512 MiB gives
-/// 64 MiB shards and 8 MiB gives 1 MiB ones.
+/// sizes the map's tables.
 const TYPICAL_ENTRY_BYTES: u64 = 10 << 10;
+/// The smallest share of `cache.max_bytes` a shard gets. The map is split into up to 4
+/// shards per core (each its own lock), evenly, and an entry heavier than its shard's
+/// share is served but not kept: so a small cache gets few shards (8 MiB: one), and a
+/// large one enough for the cores (512 MiB on 2 cores: 8 of 64 MiB).
+const MIN_SHARD_BYTES: u64 = 16 << 20;
 
 /// How often [`FragmentCache::upkeep`] sweeps out dead entries: one pass over the map,
 /// about 5 ns per entry.
@@ -279,9 +280,16 @@ impl std::fmt::Debug for FragmentCache {
 impl FragmentCache {
     pub fn new(settings: CacheSettings, origin: Arc<dyn Origin>, metrics: Arc<Metrics>) -> Self {
         let estimated = (settings.max_bytes / TYPICAL_ENTRY_BYTES).max(1);
-        let map = Cache::with(
-            usize::try_from(estimated).unwrap_or(usize::MAX),
-            settings.max_bytes,
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let shards = (settings.max_bytes / MIN_SHARD_BYTES).clamp(1, 4 * cores as u64);
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(usize::try_from(estimated).unwrap_or(usize::MAX))
+            .weight_capacity(settings.max_bytes)
+            .shards(usize::try_from(shards).unwrap_or(1))
+            .build()
+            .expect("invariant: both capacities are set");
+        let map = Cache::with_options(
+            options,
             ByBytes,
             foldhash::fast::RandomState::default(),
             quick_cache::sync::DefaultLifecycle::default(),

@@ -643,3 +643,27 @@ async fn a_scan_of_one_off_keys_does_not_flush_the_popular_ones() {
     }
     assert_eq!(origin.calls(), before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fragment_heavier_than_half_a_small_cache_is_still_kept() {
+    let html = "<p>a big fragment</p>".repeat(20_000);
+    let origin = Scripted::new(&html);
+    let weight = {
+        let probe = cache(origin.clone());
+        u64::from(probe.get(&req(Q), admit).await.unwrap().entry.weight())
+    };
+    // The entry is over half the cache: a cache split into two equal shards (as
+    // quick_cache would split this many bytes by itself) could not keep it.
+    let c = sized_cache(origin.clone(), weight * 7 / 4);
+    assert_eq!(
+        c.get(&req(Q), admit).await.unwrap().status,
+        CacheStatus::Miss
+    );
+    let again = c.get(&req(Q), admit).await.unwrap();
+    assert_eq!(
+        again.status,
+        CacheStatus::Hit,
+        "a {weight}-byte entry was not kept"
+    );
+    assert_eq!(origin.calls(), 2, "the probe's fetch and this cache's one");
+}
