@@ -17,9 +17,9 @@
 //! - Freshness is judged here, from `stored_at` on tokio's clock. An entry past the last
 //!   moment any rule could serve it is *dead*: never returned, dropped by [`upkeep`]'s
 //!   sweep, and until then as evictable as any other.
+//! - This module knows nothing about HTTP beyond prebuilt header values in entries.
 //!
 //! [`upkeep`]: FragmentCache::upkeep
-//! - This module knows nothing about HTTP beyond prebuilt header values in entries.
 
 mod entry;
 pub mod hot;
@@ -221,7 +221,7 @@ const TYPICAL_ENTRY_BYTES: u64 = 10 << 10;
 const MIN_SHARD_BYTES: u64 = 16 << 20;
 
 /// How often [`FragmentCache::upkeep`] sweeps out dead entries: one pass over the map,
-/// about 5 ns per entry.
+/// holding each shard's write lock in turn.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 /// Where an entry stands at a given moment.
@@ -462,7 +462,11 @@ impl FragmentCache {
         // A dead entry is as good as none: its validator would revive content no rule
         // may serve any more.
         let now = Instant::now();
-        let cur = (self.inner.map.get(key)).filter(|c| self.freshness(c, now) != Freshness::Dead);
+        let cur = self
+            .inner
+            .map
+            .get(key)
+            .filter(|c| self.freshness(c, now) != Freshness::Dead);
         if let Some(cur) = &cur {
             let newer = match replacing {
                 Some(old) => cur.stored_at > old.stored_at,
@@ -711,7 +715,7 @@ impl FragmentCache {
         &self.inner.origin
     }
 
-    /// Sweeps out dead entries (at most every [`SWEEP_EVERY`]) and updates the size
+    /// Sweeps out dead entries (at most every 10 s, `SWEEP_EVERY`) and updates the size
     /// gauges.
     pub async fn upkeep(&self) {
         self.inner.hot.tick();
