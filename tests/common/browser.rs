@@ -61,7 +61,7 @@ impl Browser {
             return None;
         };
         let profile = tempfile::tempdir().unwrap();
-        let child = Command::new(&bin)
+        let mut child = Command::new(&bin)
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -83,10 +83,18 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        // Chromium writes the port it bound and the browser's WebSocket path here.
+        // Chromium writes the port it bound and the browser's WebSocket path here. A cold
+        // start beside three others on a busy 2-core machine has taken over 15 s: wait up
+        // to a minute (the loop ends as soon as the file is there), unless it died.
         let port_file = profile.path().join("DevToolsActivePort");
         let mut url = None;
-        for _ in 0..300 {
+        for _ in 0..1200 {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before opening its DevTools port",
+                    bin.display()
+                );
+            }
             if let Ok(text) = std::fs::read_to_string(&port_file) {
                 if let Some((port, path)) = text.split_once('\n') {
                     if !path.trim().is_empty() {
@@ -97,7 +105,12 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let url = url.unwrap_or_else(|| panic!("{} did not open its DevTools port", bin.display()));
+        let url = url.unwrap_or_else(|| {
+            panic!(
+                "{} did not open its DevTools port within a minute",
+                bin.display()
+            )
+        });
         let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
             .await
             .unwrap();
