@@ -611,11 +611,7 @@ impl Metrics {
     /// it measures the client, not the server, and must not move latency SLOs or the
     /// scaler.
     pub fn http_request(&self, route: Route, status: u16, seconds: f64) {
-        let r = route as usize;
-        self.http_requests[r][status_index(status)].increment(1);
-        if !is_client_error(status) {
-            self.http_duration[r].record(seconds);
-        }
+        self.http_answered(route, status, seconds);
         self.http_in_flight.decrement(1.0);
         // Probes are the platform's, not load.
         let load = !matches!(route, Route::Healthz | Route::Readyz);
@@ -627,12 +623,18 @@ impl Metrics {
     /// less the in-flight gauges' increment and decrement back to back, two contended
     /// writes per hit that no reader could tell from none.
     pub fn http_answered_at_once(&self, route: Route, status: u16, seconds: f64) {
+        self.http_answered(route, status, seconds);
+        self.windows.request_answered_at_once(status, seconds);
+    }
+
+    /// The Prometheus side of an answer: counted with its status, timed unless a client
+    /// error.
+    fn http_answered(&self, route: Route, status: u16, seconds: f64) {
         let r = route as usize;
         self.http_requests[r][status_index(status)].increment(1);
         if !is_client_error(status) {
             self.http_duration[r].record(seconds);
         }
-        self.windows.request_answered_at_once(status, seconds);
     }
 
     /// A request answered before it was started: a client error found while its body
