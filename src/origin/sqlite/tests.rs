@@ -1,36 +1,23 @@
-//! The SQLite store's own behaviour: files, schema versions, rollups, the read pool.
-//! What both stores share is tested once for both in `tests/store.rs`.
+//! The SQLite store's own behaviour: files, schema versions, rollups, the read pool, and
+//! lookups of what its write interface stored. What both stores share, through a whole
+//! catalog import, is tested once for both in `tests/store.rs`.
 
-use std::sync::Mutex;
-
+use bytes::Bytes;
 use rusqlite::params;
 
 use super::*;
-use crate::catalog::write::{ImportSummary, Input, Options, write_catalog};
-use crate::catalog::{CatalogRecord, parse_line, parse_ndjson};
+use crate::domain::{BrandMpn, Gtin14, Locale, Retailer, Sku};
 use crate::events::{EventStore as _, RollupKey, StatsFilter, StatsLimit, StatsPage, StatsRow};
-use crate::origin::{Fragment, content_version};
+use crate::origin::import::{CatalogStore as _, Owner, Prepared, Written};
+use crate::origin::{Fragment, Invalidation, content_version};
 
-fn import(origin: &SqliteOrigin, records: Vec<CatalogRecord>) -> anyhow::Result<ImportSummary> {
-    import_with_progress(origin, records, &mut Vec::new())
-}
-
-fn import_with_progress(
-    origin: &SqliteOrigin,
-    records: Vec<CatalogRecord>,
-    progress: &mut Vec<usize>,
-) -> anyhow::Result<ImportSummary> {
-    let seen = Mutex::new(Vec::new());
-    let input = records
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| Ok(Input::Record(i + 1, r)));
-    let summary = write_catalog(origin, input, Options::default(), &|n| {
-        seen.lock().unwrap().push(n);
-    })
-    .map_err(anyhow::Error::from);
-    *progress = seen.into_inner().unwrap();
-    summary
+/// Writes `records` in one transaction through the store's import interface, as the
+/// catalog import does (which is tested above this layer).
+fn write(origin: &SqliteOrigin, records: Vec<Prepared>) -> anyhow::Result<Vec<Written>> {
+    let mut tx = origin.begin()?;
+    let written = tx.write(records)?;
+    tx.commit(&Invalidation::all())?;
+    Ok(written)
 }
 
 fn store() -> (tempfile::TempDir, SqliteOrigin) {
@@ -40,6 +27,7 @@ fn store() -> (tempfile::TempDir, SqliteOrigin) {
     (dir, origin)
 }
 
+/// A validated record with no variants: the store compresses what it writes.
 fn record(
     brand: &str,
     mpn: &str,
@@ -47,14 +35,27 @@ fn record(
     locale: &str,
     html: &str,
     retailers: &[&str],
-) -> CatalogRecord {
-    let line = serde_json::json!({
-        "brand": brand, "mpn": mpn, "ean": eans, "locale": locale, "html": html, "retailers": retailers,
-    });
-    parse_line(&line.to_string()).unwrap()
+) -> Prepared {
+    Prepared {
+        line: 1,
+        brand: brand.to_owned(),
+        mpn: mpn.to_owned(),
+        id: BrandMpn::parse(brand, mpn).unwrap(),
+        eans: eans.iter().map(|e| Gtin14::parse(e).unwrap()).collect(),
+        skus: Vec::new(),
+        locale: Locale::parse(locale).unwrap(),
+        retailers: retailers.iter().map(|r| (*r).to_owned()).collect(),
+        html: Bytes::from(html.to_owned()),
+        version: content_version(html.as_bytes()),
+        variants: None,
+    }
 }
 
-fn acme() -> CatalogRecord {
+fn sku(retailer: &str, sku: &str) -> (Retailer, Sku) {
+    (Retailer::parse(retailer).unwrap(), Sku::parse(sku).unwrap())
+}
+
+fn acme() -> Prepared {
     let mut r = record(
         "Acme",
         "X-100/B",
@@ -63,10 +64,7 @@ fn acme() -> CatalogRecord {
         &"<p>Acme X-100/B, the drill</p>".repeat(20),
         &["shop-one"],
     );
-    r.skus = vec![(
-        crate::domain::Retailer::parse("shop-one").unwrap(),
-        crate::domain::Sku::parse("SKU-123").unwrap(),
-    )];
+    r.skus = vec![sku("shop-one", "SKU-123")];
     r
 }
 
@@ -126,7 +124,7 @@ fn refuses_foreign_and_future_files() {
 #[test]
 fn a_version_1_file_gains_the_rollup_table_and_change_log_and_keeps_its_catalog() {
     let (dir, origin) = store();
-    import(&origin, vec![acme()]).unwrap();
+    write(&origin, vec![acme()]).unwrap();
     {
         // Turn it back into what a version 1 build wrote.
         let conn = origin.writer();
@@ -146,8 +144,11 @@ fn a_version_1_file_gains_the_rollup_table_and_change_log_and_keeps_its_catalog(
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     // The index that lets an import read stored versions cheaply is back.
-    let reimported = import(&again, vec![acme()]).unwrap();
-    assert_eq!((reimported.changed, reimported.unchanged), (0, 1));
+    assert_eq!(
+        again.stored_versions(&[acme().key()]).unwrap(),
+        vec![Some(acme().version)]
+    );
+    assert!(!write(&again, vec![acme()]).unwrap()[0].changed);
     assert_eq!(
         again
             .stats(&StatsFilter::default(), None, StatsLimit::MAX)
@@ -158,7 +159,6 @@ fn a_version_1_file_gains_the_rollup_table_and_change_log_and_keeps_its_catalog(
 
 #[test]
 fn rollups_add_up_across_writes_and_filter_by_retailer_and_days() {
-    use crate::domain::{Gtin14, Locale, Retailer};
     use crate::events::{Day, EventType, Product};
     let (_dir, origin) = store();
     let key = |day: &str, retailer: &str, kind| RollupKey {
@@ -252,16 +252,15 @@ fn a_stats_page_is_one_range_of_the_primary_key() {
 #[tokio::test]
 async fn finds_by_every_identity_spelling() {
     let (_dir, origin) = store();
-    let s = import(&origin, vec![acme()]).unwrap();
+    let written = write(&origin, vec![acme()]).unwrap();
     assert_eq!(
-        s,
-        ImportSummary {
-            records: 1,
-            products: 1,
-            changed: 1,
-            unchanged: 0,
-            ..ImportSummary::default()
-        }
+        written,
+        vec![Written {
+            changed: true,
+            new_identity: true,
+            new_grant: true,
+            ..Written::default()
+        }]
     );
     assert!(!origin.is_empty().unwrap());
 
@@ -288,11 +287,8 @@ async fn finds_by_every_identity_spelling() {
 async fn sku_lookup_is_per_retailer() {
     let (_dir, origin) = store();
     let mut other = record("Acme", "Z-9", &[], "en-GB", "<p>z</p>", &["*"]);
-    other.skus = vec![(
-        crate::domain::Retailer::parse("shop-two").unwrap(),
-        crate::domain::Sku::parse("SKU-123").unwrap(),
-    )];
-    import(&origin, vec![acme(), other]).unwrap();
+    other.skus = vec![sku("shop-two", "SKU-123")];
+    write(&origin, vec![acme(), other]).unwrap();
     let one = get(&origin, "retailer=shop-one&locale=en-GB&sku=SKU-123").await;
     assert_eq!(found(&one).product_id, "acme/x100b");
     let two = get(&origin, "retailer=shop-two&locale=en-GB&sku=SKU-123").await;
@@ -311,7 +307,7 @@ async fn sku_lookup_is_per_retailer() {
 async fn grants_decide_who_sees_content() {
     let (_dir, origin) = store();
     let everywhere = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
-    import(&origin, vec![acme(), everywhere]).unwrap();
+    write(&origin, vec![acme(), everywhere]).unwrap();
 
     let denied = get(&origin, "retailer=shop-two&locale=en-GB&ean=4006381333931").await;
     assert_eq!(
@@ -341,7 +337,7 @@ async fn grants_decide_who_sees_content() {
     // A later import adds grants; it never takes one away.
     let mut more = acme();
     more.retailers = vec!["shop-two".into()];
-    import(&origin, vec![more]).unwrap();
+    assert!(write(&origin, vec![more]).unwrap()[0].new_grant);
     for r in ["shop-one", "shop-two"] {
         let q = format!("retailer={r}&locale=en-GB&ean=4006381333931");
         assert!(matches!(get(&origin, &q).await, Lookup::Found(_)), "{r}");
@@ -360,7 +356,7 @@ async fn locale_falls_back_to_the_language_only() {
         "<p>Bohrer DE</p>",
         &["shop-one"],
     );
-    import(&origin, vec![acme(), de, de_de]).unwrap();
+    write(&origin, vec![acme(), de, de_de]).unwrap();
 
     let at = get(&origin, "retailer=shop-one&locale=de-AT&ean=4006381333931").await;
     assert_eq!(&found(&at).html[..], b"<p>Bohrer</p>");
@@ -378,52 +374,37 @@ async fn locale_falls_back_to_the_language_only() {
 }
 
 #[tokio::test]
-async fn reimport_is_idempotent_and_keeps_updated_at() {
+async fn rewriting_unchanged_content_keeps_it_and_its_updated_at() {
     let (_dir, origin) = store();
     let records = vec![
         acme(),
         record("Acme", "X-100/B", &[], "de", "<p>Bohrer</p>", &["shop-one"]),
     ];
-    let first = import(&origin, records.clone()).unwrap();
-    assert_eq!(first.changed, 2);
-    assert_eq!(
-        first.to_string(),
-        "imported 2 fragments for 1 product (2 new or changed, 0 unchanged)"
-    );
+    let first = write(&origin, records.clone()).unwrap();
+    assert!(first.iter().all(|w| w.changed));
 
-    // Pretend the first import happened long ago, to see whether updated_at moves.
+    // Pretend the first write happened long ago, to see whether updated_at moves.
     origin
         .writer()
         .execute("UPDATE content SET updated_at = 1000", [])
         .unwrap();
-    let mut progress = Vec::new();
-    let second = import_with_progress(&origin, records.clone(), &mut progress).unwrap();
-    assert_eq!(
-        second,
-        ImportSummary {
-            records: 2,
-            products: 1,
-            changed: 0,
-            unchanged: 2,
-            ..ImportSummary::default()
-        }
-    );
-    assert_eq!(progress.last(), Some(&2));
+    let second = write(&origin, records).unwrap();
+    assert_eq!(second, vec![Written::default(), Written::default()]);
     let f = get(&origin, "retailer=shop-one&locale=en-GB&ean=4006381333931").await;
     assert_eq!(found(&f).updated_at, 1000);
     assert_eq!(origin.change_counter().unwrap(), 2);
 
-    // Changed HTML is a change: new version, new updated_at.
+    // Changed HTML is a change: new version, new updated_at, variants made anew.
     let mut changed = acme();
-    changed.html = "<p>new copy</p>".repeat(30);
-    let third = import(&origin, vec![changed.clone()]).unwrap();
-    assert_eq!((third.changed, third.unchanged), (1, 0));
+    changed.html = Bytes::from("<p>new copy</p>".repeat(30));
+    changed.version = content_version(&changed.html);
+    assert!(write(&origin, vec![changed.clone()]).unwrap()[0].changed);
     let f = get(&origin, "retailer=shop-one&locale=en-GB&ean=4006381333931").await;
     let f = found(&f);
-    assert_eq!(f.version, content_version(changed.html.as_bytes()));
+    assert_eq!(f.version, changed.version);
     assert!(f.updated_at > 1000);
-    let mut s = String::new();
-    std::io::Read::read_to_string(
+    let mut s = Vec::new();
+    std::io::Read::read_to_end(
         &mut flate2::read::GzDecoder::new(&f.gzip.as_ref().unwrap()[..]),
         &mut s,
     )
@@ -434,7 +415,7 @@ async fn reimport_is_idempotent_and_keeps_updated_at() {
 #[tokio::test]
 async fn an_ean_moves_to_the_product_that_claims_it_last_and_names_update() {
     let (_dir, origin) = store();
-    import(&origin, vec![acme()]).unwrap();
+    write(&origin, vec![acme()]).unwrap();
     let thief = record(
         "ACME ",
         "X-200",
@@ -444,8 +425,18 @@ async fn an_ean_moves_to_the_product_that_claims_it_last_and_names_update() {
         &["shop-one"],
     );
     let renamed = record("ACME", "x 100 b", &[], "fr", "<p>fr</p>", &["shop-one"]);
-    let s = import(&origin, vec![thief, renamed]).unwrap();
-    assert_eq!(s.products, 2);
+    let written = write(&origin, vec![thief, renamed]).unwrap();
+    assert_eq!(
+        written[0].moved_eans,
+        vec![(
+            Gtin14::parse("4006381333931").unwrap(),
+            Owner {
+                brand: "Acme".into(),
+                brand_norm: "acme".into(),
+                product_id: "acme/x100b".into(),
+            }
+        )]
+    );
     let f = get(&origin, "retailer=shop-one&locale=en-GB&ean=4006381333931").await;
     assert_eq!(found(&f).product_id, "acme/x200");
     let (brand, mpn): (String, String) = origin
@@ -460,29 +451,9 @@ async fn an_ean_moves_to_the_product_that_claims_it_last_and_names_update() {
 }
 
 #[tokio::test]
-async fn a_catalog_with_one_bad_line_imports_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("synedge.db");
-    let good = serde_json::json!({
-        "brand": "Acme", "mpn": "X-100/B", "ean": ["4006381333931"], "locale": "en-GB",
-        "html": "<p>x</p>", "retailers": ["shop-one"],
-    })
-    .to_string();
-    let input = format!(
-        "{good}\n{}\n{{\"brand\": \"Acme\"}}\n",
-        good.replace("en-GB", "de")
-    );
-    let errors = parse_ndjson(input.as_bytes(), |_| {}).unwrap_err();
-    assert_eq!(errors[0].line, 3);
-    // The caller writes nothing when parsing failed; the store stays empty.
-    let origin = SqliteOrigin::open(path.to_str().unwrap(), Duration::from_secs(1)).unwrap();
-    assert!(origin.is_empty().unwrap());
-}
-
-#[tokio::test]
 async fn a_failing_transaction_leaves_nothing_behind() {
     let (_dir, origin) = store();
-    import(&origin, vec![acme()]).unwrap();
+    write(&origin, vec![acme()]).unwrap();
     // Make the second record's content insert fail inside the transaction.
     origin
         .writer()
@@ -493,7 +464,7 @@ async fn a_failing_transaction_leaves_nothing_behind() {
         .unwrap();
     let new = record("Borealis", "B1", &["96385074"], "en-GB", "<p>b</p>", &["*"]);
     let fr = record("Borealis", "B1", &[], "fr", "<p>b</p>", &["*"]);
-    assert!(import(&origin, vec![new, fr]).is_err());
+    assert!(write(&origin, vec![new, fr]).is_err());
     let n: i64 = origin
         .writer()
         .query_row("SELECT count(*) FROM products", [], |r| r.get(0))
@@ -513,7 +484,7 @@ async fn a_failing_transaction_leaves_nothing_behind() {
 #[tokio::test]
 async fn concurrent_lookups_share_the_pool() {
     let (_dir, origin) = store();
-    import(&origin, vec![acme()]).unwrap();
+    write(&origin, vec![acme()]).unwrap();
     let origin = Arc::new(origin);
     let tasks: Vec<_> = (0..32)
         .map(|_| {
