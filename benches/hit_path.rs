@@ -1,6 +1,7 @@
 //! The cache-hit path, in process: query parse → normalized key → cache lookup →
 //! response with prebuilt headers (through the real router, metrics layer included, and
 //! as the server answers hits: `answer_now`, before the router);
+//! what a hit records, alone and with a second thread recording beside it;
 //! and, for the write path beside it, parsing a beacon body into rollup keys.
 //!
 //! `cargo bench --bench hit_path`
@@ -118,6 +119,33 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// What a hit records (`cache_request` then `http_answered_at_once`), alone and while a
+/// second thread records hits without pause, as the other core does when both serve:
+/// the difference is what the two cores' writes to shared counters cost each other.
+fn hit_metrics(c: &mut Criterion) {
+    use synedge::signals::{CacheResult, Metrics, Route};
+    let m = Arc::new(Metrics::new());
+    let record = |m: &Metrics| {
+        m.cache_request(CacheResult::Hit);
+        m.http_answered_at_once(Route::Fragment, 200, std::hint::black_box(0.000_2));
+    };
+    c.bench_function("hit_metrics", |b| b.iter(|| record(&m)));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (m, stop) = (m.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..64 {
+                    record(&m);
+                }
+            }
+        })
+    };
+    c.bench_function("hit_metrics_contended", |b| b.iter(|| record(&m)));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    other.join().unwrap();
+}
+
 /// A `navigator.sendBeacon` body of 10 events (as loadtest/mixed.sh sends), and one.
 fn events_parse(c: &mut Criterion) {
     let event = |i: usize| {
@@ -140,5 +168,5 @@ fn events_parse(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, events_parse);
+criterion_group!(benches, bench, hit_metrics, events_parse);
 criterion_main!(benches);

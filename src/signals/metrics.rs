@@ -4,9 +4,21 @@
 //! servers in one process (tests) keep separate counts, and no handle silently records
 //! into a no-op recorder installed too late. Hot-path code records through handles held
 //! in this struct: no name lookup, no label allocation per request.
+//!
+//! The families a cache hit writes (`synedge_http_requests_total`,
+//! `synedge_http_request_duration_seconds`, `synedge_cache_requests_total`) are kept
+//! apart, in per-thread stripes ([`Striped`]), so two cores answering hits write no
+//! common cache line; [`Metrics::render`] sums the stripes and writes those families as
+//! the exporter writes its own.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::formatting::{write_help_line, write_type_line};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use super::striped::Striped;
 
 /// Where the origin circuit breaker stands, as exported (`synedge_origin_breaker_state`:
 /// the discriminant). Defined here, with the gauge it sets, so that signals imports
@@ -44,10 +56,24 @@ const SCALER_DECISIONS_HELP: &str =
     "Scaler decisions, by direction and the rule that set the count.";
 
 /// Request latency buckets, in seconds: fine below a millisecond, where cache hits live.
-const LATENCY_BUCKETS: &[f64] = &[
+const LATENCY_BUCKETS: [f64; 16] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
+
+/// `(name, help)` of the families a cache hit writes, kept in [`HitCounts`].
+const HTTP_REQUESTS: (&str, &str) = (
+    "synedge_http_requests_total",
+    "HTTP requests answered on the public listener, by route and status code.",
+);
+const HTTP_DURATION: (&str, &str) = (
+    "synedge_http_request_duration_seconds",
+    "Time from request fully received (headers and body) to response headers ready, by route; client errors (4xx) are not timed.",
+);
+const CACHE_REQUESTS: (&str, &str) = (
+    "synedge_cache_requests_total",
+    "Fragment lookups by cache result: hit, miss, stale (served past ttl), negative (cached no-content).",
+);
 
 /// Routes of the public listener, as bounded label values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,11 +227,10 @@ impl EventRejection {
 /// Handles for every metric this process records.
 pub struct Metrics {
     handle: PrometheusHandle,
-    /// `[route][status]`.
-    http_requests: Vec<[Counter; STATUSES.len()]>,
-    http_duration: Vec<Histogram>,
+    /// `synedge_http_requests_total`, `synedge_http_request_duration_seconds` and
+    /// `synedge_cache_requests_total`: written on every hit, so striped.
+    hits: Striped<HitCounts>,
     pub http_in_flight: Gauge,
-    cache_requests: [Counter; 4],
     pub cache_bytes: Gauge,
     pub cache_entries: Gauge,
     /// Products in the catalog, when the store can count them.
@@ -357,42 +382,11 @@ impl Reg {
 impl Metrics {
     pub fn new() -> Self {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(LATENCY_BUCKETS)
+            .set_buckets(&LATENCY_BUCKETS)
             .expect("invariant: bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();
         let r = Reg(recorder);
-        let http_requests = Route::ALL
-            .iter()
-            .map(|route| {
-                STATUSES.map(|status| {
-                    r.counter(
-                        "synedge_http_requests_total",
-                        None,
-                        "HTTP requests answered on the public listener, by route and status code.",
-                        &[("route", route.as_str()), ("status", status)],
-                    )
-                })
-            })
-            .collect();
-        let http_duration = Route::ALL
-            .iter()
-            .map(|route| {
-                r.histogram(
-                    "synedge_http_request_duration_seconds",
-                    "Time from request fully received (headers and body) to response headers ready, by route; client errors (4xx) are not timed.",
-                    &[("route", route.as_str())],
-                )
-            })
-            .collect();
-        let cache_requests = CacheResult::ALL.map(|res| {
-            r.counter(
-                "synedge_cache_requests_total",
-                None,
-                "Fragment lookups by cache result: hit, miss, stale (served past ttl), negative (cached no-content).",
-                &[("result", res.as_str())],
-            )
-        });
         let origin_requests = OriginResult::ALL.map(|res| {
             r.counter(
                 "synedge_origin_requests_total",
@@ -518,9 +512,7 @@ impl Metrics {
                     &[],
                 ),
             },
-            http_requests,
-            http_duration,
-            cache_requests,
+            hits: Striped::new(),
             origin_requests,
             events_rejected,
             shed_requests: Route::ALL
@@ -631,20 +623,21 @@ impl Metrics {
     /// error.
     fn http_answered(&self, route: Route, status: u16, seconds: f64) {
         let r = route as usize;
-        self.http_requests[r][status_index(status)].increment(1);
+        let hits = self.hits.local();
+        hits.http_requests[r][status_index(status)].fetch_add(1, Relaxed);
         if !is_client_error(status) {
-            self.http_duration[r].record(seconds);
+            hits.http_duration[r].record(seconds);
         }
     }
 
     /// A request answered before it was started: a client error found while its body
     /// was read (408, 413). Counted with its status; nothing else.
     pub fn http_refused(&self, route: Route, status: u16) {
-        self.http_requests[route as usize][status_index(status)].increment(1);
+        self.hits.local().http_requests[route as usize][status_index(status)].fetch_add(1, Relaxed);
     }
 
     pub fn cache_request(&self, result: CacheResult) {
-        self.cache_requests[result as usize].increment(1);
+        self.hits.local().cache_requests[result as usize].fetch_add(1, Relaxed);
         self.windows.cache_lookup(result != CacheResult::Miss);
     }
 
@@ -670,7 +663,7 @@ impl Metrics {
     pub fn shed(&self, route: Route) {
         let r = route as usize;
         self.shed_requests[r].increment(1);
-        self.http_requests[r][status_index(503)].increment(1);
+        self.hits.local().http_requests[r][status_index(503)].fetch_add(1, Relaxed);
         self.http_in_flight.decrement(1.0);
         self.windows.shed();
     }
@@ -737,9 +730,16 @@ impl Metrics {
         self.events_rejected[reason as usize].increment(1);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition: the exporter's families, with the striped ones
+    /// summed and written as the exporter would (counters first, histograms last, as
+    /// it orders its own).
     pub fn render(&self) -> String {
-        self.handle.render()
+        let hits = HitTotals::sum(&self.hits);
+        let mut out = String::with_capacity(64 * 1024);
+        hits.write_counters(&mut out);
+        out.push_str(&self.handle.render());
+        hits.write_histograms(&mut out);
+        out
     }
 
     /// Folds recorded histogram samples into buckets; call periodically so memory stays
@@ -753,6 +753,139 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// One route's latency in one stripe, in [`LATENCY_BUCKETS`]: fixed memory, whatever
+/// the traffic.
+#[derive(Default)]
+struct Timing {
+    /// `[i]`: samples at most `LATENCY_BUCKETS[i]` and over the bound before it (not
+    /// cumulative: one add per sample); samples over the last bound are only counted.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    /// The samples' sum, as `f64` bits.
+    sum: AtomicU64,
+}
+
+impl Timing {
+    fn record(&self, seconds: f64) {
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| seconds <= b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        // Only threads that share this stripe race here: the loop runs once, nearly always.
+        let _ = self.sum.fetch_update(Relaxed, Relaxed, |bits| {
+            Some((f64::from_bits(bits) + seconds).to_bits())
+        });
+    }
+}
+
+/// The families a cache hit writes, one copy per stripe ([`Metrics::hits`]).
+#[derive(Default)]
+struct HitCounts {
+    /// `[route][status]`: `synedge_http_requests_total`.
+    http_requests: [[AtomicU64; STATUSES.len()]; Route::ALL.len()],
+    /// `[route]`: `synedge_http_request_duration_seconds`.
+    http_duration: [Timing; Route::ALL.len()],
+    /// `[result]`: `synedge_cache_requests_total`.
+    cache_requests: [AtomicU64; CacheResult::ALL.len()],
+}
+
+/// One route's latency summed over the stripes.
+#[derive(Default, Clone, Copy)]
+struct TimingTotal {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// [`HitCounts`] summed over the stripes, for one render.
+#[derive(Default)]
+struct HitTotals {
+    http_requests: [[u64; STATUSES.len()]; Route::ALL.len()],
+    http_duration: [TimingTotal; Route::ALL.len()],
+    cache_requests: [u64; CacheResult::ALL.len()],
+}
+
+impl HitTotals {
+    fn sum(stripes: &Striped<HitCounts>) -> Self {
+        let mut t = Self::default();
+        for s in stripes.iter() {
+            for (tr, sr) in t.http_requests.iter_mut().zip(&s.http_requests) {
+                for (a, b) in tr.iter_mut().zip(sr) {
+                    *a += b.load(Relaxed);
+                }
+            }
+            for (td, sd) in t.http_duration.iter_mut().zip(&s.http_duration) {
+                for (a, b) in td.buckets.iter_mut().zip(&sd.buckets) {
+                    *a += b.load(Relaxed);
+                }
+                td.count += sd.count.load(Relaxed);
+                td.sum += f64::from_bits(sd.sum.load(Relaxed));
+            }
+            for (a, b) in t.cache_requests.iter_mut().zip(&s.cache_requests) {
+                *a += b.load(Relaxed);
+            }
+        }
+        t
+    }
+
+    /// `synedge_http_requests_total` and `synedge_cache_requests_total`, as the exporter
+    /// writes a counter family: help, type, one line a series, a blank line.
+    fn write_counters(&self, out: &mut String) {
+        let (name, help) = HTTP_REQUESTS;
+        family_head(out, name, help, "counter");
+        for (route, by_status) in Route::ALL.iter().zip(&self.http_requests) {
+            for (status, n) in STATUSES.iter().zip(by_status) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{route=\"{}\",status=\"{status}\"}} {n}",
+                    route.as_str()
+                );
+            }
+        }
+        out.push('\n');
+        let (name, help) = CACHE_REQUESTS;
+        family_head(out, name, help, "counter");
+        for (result, n) in CacheResult::ALL.iter().zip(&self.cache_requests) {
+            let _ = writeln!(out, "{name}{{result=\"{}\"}} {n}", result.as_str());
+        }
+        out.push('\n');
+    }
+
+    /// `synedge_http_request_duration_seconds`, as the exporter writes a histogram:
+    /// cumulative buckets, `+Inf`, `_sum`, `_count`.
+    fn write_histograms(&self, out: &mut String) {
+        let (name, help) = HTTP_DURATION;
+        family_head(out, name, help, "histogram");
+        for (route, t) in Route::ALL.iter().zip(&self.http_duration) {
+            let route = route.as_str();
+            let mut cumulative = 0;
+            for (le, n) in LATENCY_BUCKETS.iter().zip(&t.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            // A render racing a record may read its bucket and not yet its count:
+            // `+Inf` and `_count` never fall below the buckets.
+            let count = t.count.max(cumulative);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", t.sum);
+            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {count}");
+        }
+        out.push('\n');
+    }
+}
+
+/// The `# HELP` and `# TYPE` lines of a family, by the exporter's own functions.
+fn family_head(out: &mut String, name: &str, help: &str, kind: &str) {
+    write_help_line(out, name, None, None, help);
+    write_type_line(out, name, None, None, kind);
 }
 
 /// Linux reports times in USER_HZ, 100 on every mainstream architecture.
@@ -849,6 +982,121 @@ mod tests {
             !text.contains("process_resident_memory_bytes 0\n"),
             "{text}"
         );
+    }
+
+    /// `text`'s families by name: their `# HELP`/`# TYPE` lines, and their series
+    /// lines sorted (the exporter orders neither families nor series).
+    fn families(text: &str) -> std::collections::HashMap<String, (Vec<String>, Vec<String>)> {
+        text.split("\n\n")
+            .filter(|block| !block.trim().is_empty())
+            .map(|block| {
+                let (mut head, mut series): (Vec<String>, Vec<String>) = block
+                    .lines()
+                    .map(str::to_owned)
+                    .partition(|l| l.starts_with('#'));
+                head.sort();
+                series.sort();
+                let name = head
+                    .iter()
+                    .find_map(|l| l.strip_prefix("# TYPE "))
+                    .and_then(|l| l.split(' ').next())
+                    .expect("a TYPE line")
+                    .to_owned();
+                (name, (head, series))
+            })
+            .collect()
+    }
+
+    /// What each thread of [`striped_families_render_as_the_exporter_would`] records, and
+    /// the same through a plain exporter recorder (the storage they had before).
+    fn record_answers(m: &Metrics) {
+        m.http_answered_at_once(Route::Fragment, 200, 0.000_244_140_625);
+        m.http_request(Route::Fragment, 200, 0.5);
+        m.http_request(Route::Fragment, 404, 0.25);
+        m.http_request(Route::Events, 202, 0.007_812_5);
+        m.http_request(Route::Other, 599, 32.0);
+        m.http_refused(Route::Loader, 413);
+        m.shed(Route::Demo);
+        m.cache_request(CacheResult::Hit);
+        m.cache_request(CacheResult::Miss);
+    }
+
+    #[test]
+    fn striped_families_render_as_the_exporter_would() {
+        let m = Metrics::new();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| record_answers(&m));
+            }
+        });
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        let r = Reg(recorder);
+        let requests = |route: Route, status: &'static str| {
+            r.counter(
+                HTTP_REQUESTS.0,
+                None,
+                HTTP_REQUESTS.1,
+                &[("route", route.as_str()), ("status", status)],
+            )
+        };
+        let duration = |route: Route| {
+            r.histogram(
+                HTTP_DURATION.0,
+                HTTP_DURATION.1,
+                &[("route", route.as_str())],
+            )
+        };
+        let cache = |res: CacheResult| {
+            r.counter(
+                CACHE_REQUESTS.0,
+                None,
+                CACHE_REQUESTS.1,
+                &[("result", res.as_str())],
+            )
+        };
+        // Every series exists from the start, at zero, as in `Metrics::new`.
+        for route in Route::ALL {
+            for status in STATUSES {
+                drop(requests(route, status));
+            }
+            drop(duration(route));
+        }
+        for res in CacheResult::ALL {
+            drop(cache(res));
+        }
+        for _ in 0..4 {
+            requests(Route::Fragment, "200").increment(2);
+            duration(Route::Fragment).record(0.000_244_140_625);
+            duration(Route::Fragment).record(0.5);
+            requests(Route::Fragment, "404").increment(1);
+            requests(Route::Events, "202").increment(1);
+            duration(Route::Events).record(0.007_812_5);
+            requests(Route::Other, "other").increment(1);
+            duration(Route::Other).record(32.0);
+            requests(Route::Loader, "413").increment(1);
+            requests(Route::Demo, "503").increment(1);
+            cache(CacheResult::Hit).increment(1);
+            cache(CacheResult::Miss).increment(1);
+        }
+        let (got, want) = (families(&m.render()), families(&handle.render()));
+        for name in [HTTP_REQUESTS.0, HTTP_DURATION.0, CACHE_REQUESTS.0] {
+            assert_eq!(got.get(name), want.get(name), "{name}");
+        }
+        assert!(
+            want[HTTP_DURATION.0].1.contains(
+                &"synedge_http_request_duration_seconds_sum{route=\"fragment\"} 2.0009765625"
+                    .to_owned()
+            ),
+            "{:?}",
+            want[HTTP_DURATION.0]
+        );
+        // Every family the exporter wrote is still there, once.
+        let text = m.render();
+        assert_eq!(text.matches("# TYPE ").count(), families(&text).len());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Signals: what this instance measures about itself. The Prometheus metrics
 //! ([`metrics`]), and the sliding windows the scaler reads ([`window`]), summed up in a
-//! [`Signals`] snapshot (`GET /admin/v1/signals`).
+//! [`Signals`] snapshot (`GET /admin/v1/signals`). What every request writes is kept in
+//! per-thread stripes ([`striped`]), so cores serving side by side do not contend.
 
 pub mod metrics;
+pub mod striped;
 pub mod window;
 
 use serde::{Deserialize, Serialize};

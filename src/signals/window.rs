@@ -1,16 +1,19 @@
 //! Sliding windows over the last minute, second by second: what the scaler reads.
 //!
 //! A ring of per-second slots of atomic counters and log-scale latency histograms, so
-//! memory is fixed (about 70 KiB) whatever the traffic, and recording is a few relaxed
-//! atomic adds. A slot is reused when its second comes round again; a writer that races
-//! the reset may lose a count, which signals can afford and request paths cannot afford
-//! to wait for.
+//! memory is fixed (about 70 KiB a ring) whatever the traffic, and recording is a few
+//! relaxed atomic adds. There is one ring per stripe ([`Striped`]): a thread records in
+//! its own, so cores answering requests side by side write no common cache line, and a
+//! reading sums the rings. A slot is reused when its second comes round again; a writer
+//! that races the reset (another thread on its stripe) may lose a count, which signals
+//! can afford and request paths cannot afford to wait for.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::Signals;
+use super::striped::Striped;
 
 /// Seconds of history kept; windows up to this long can be read.
 pub const MAX_WINDOW_S: u64 = 60;
@@ -22,7 +25,9 @@ const FIRST_BOUND_US: f64 = 20.0;
 const GROWTH: f64 = 1.12;
 const EMPTY: u64 = u64::MAX;
 
+/// One second of one ring, on cache lines of its own.
 #[derive(Default)]
+#[repr(align(128))]
 struct Slot {
     second: AtomicU64,
     requests: AtomicU64,
@@ -58,10 +63,24 @@ fn upper_bound_ms(i: usize) -> f64 {
     FIRST_BOUND_US * GROWTH.powi(i as i32) / 1000.0
 }
 
+/// One ring of per-second slots.
+struct Ring(Box<[Slot]>);
+
+impl Default for Ring {
+    fn default() -> Self {
+        let slots: Vec<Slot> = (0..SLOTS).map(|_| Slot::default()).collect();
+        for s in &slots {
+            s.second.store(EMPTY, Relaxed);
+        }
+        Self(slots.into_boxed_slice())
+    }
+}
+
 /// The per-second rings, and the process CPU samples beside them.
 pub struct Windows {
     epoch: Instant,
-    slots: Box<[Slot]>,
+    /// One ring per stripe.
+    rings: Striped<Ring>,
     in_flight: AtomicI64,
     /// (second, process CPU seconds), one per tick, newest last.
     cpu: Mutex<Vec<(u64, f64)>>,
@@ -97,13 +116,9 @@ struct Totals {
 
 impl Windows {
     pub fn new() -> Self {
-        let slots: Vec<Slot> = (0..SLOTS).map(|_| Slot::default()).collect();
-        for s in &slots {
-            s.second.store(EMPTY, Relaxed);
-        }
         Self {
             epoch: Instant::now(),
-            slots: slots.into_boxed_slice(),
+            rings: Striped::new(),
             in_flight: AtomicI64::new(0),
             cpu: Mutex::new(Vec::new()),
             cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
@@ -114,9 +129,10 @@ impl Windows {
         self.epoch.elapsed().as_secs()
     }
 
-    /// The slot for `second`, reset first if it still holds an older second.
+    /// The slot for `second` in this thread's ring, reset first if it still holds an
+    /// older second.
     fn slot(&self, second: u64) -> &Slot {
-        let s = &self.slots[(second % SLOTS as u64) as usize];
+        let s = &self.rings.local().0[(second % SLOTS as u64) as usize];
         let seen = s.second.load(Relaxed);
         if seen != second
             && s.second
@@ -186,7 +202,11 @@ impl Windows {
 
     /// One cache lookup; `hit` when answered from memory (fresh, stale or negative).
     pub fn cache_lookup(&self, hit: bool) {
-        let s = self.slot(self.now());
+        self.cache_lookup_at(self.now(), hit);
+    }
+
+    fn cache_lookup_at(&self, second: u64, hit: bool) {
+        let s = self.slot(second);
         s.cache_lookups.fetch_add(1, Relaxed);
         if hit {
             s.cache_hits.fetch_add(1, Relaxed);
@@ -225,7 +245,7 @@ impl Windows {
         };
         // The last `window` complete seconds.
         let from = now.saturating_sub(window);
-        for s in self.slots.iter() {
+        for s in self.rings.iter().flat_map(|r| r.0.iter()) {
             let sec = s.second.load(Relaxed);
             if sec == EMPTY || sec < from || sec >= now {
                 continue;
@@ -381,6 +401,40 @@ mod tests {
         w.record_request(3 + SLOTS as u64, 200, 0.001);
         let s = w.snapshot_at(4 + SLOTS as u64, "a", 1, 0);
         assert_eq!(s.rps, 1.0, "the old second's count was cleared");
+    }
+
+    #[test]
+    fn what_many_threads_record_is_all_read_and_ages_out_per_ring() {
+        let w = Windows::new();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let w = &w;
+                scope.spawn(move || {
+                    for i in 0..500 {
+                        let status = if t == 0 && i < 40 { 503 } else { 200 };
+                        w.record_request(7, status, 0.001);
+                        w.cache_lookup_at(7, i % 4 != 0);
+                    }
+                });
+            }
+        });
+        let s = w.snapshot_at(8, "a", 1, 0);
+        assert_eq!(s.rps, 4000.0);
+        assert!((s.error_rate - 0.01).abs() < 1e-9, "{}", s.error_rate);
+        assert!(
+            (s.cache_hit_ratio - 0.75).abs() < 1e-9,
+            "{}",
+            s.cache_hit_ratio
+        );
+        assert!((s.p50_ms - 1.0).abs() < 0.12, "{}", s.p50_ms);
+        // A ring later, one thread records again: the other rings' slots for that
+        // position still hold second 7, which no longer counts.
+        std::thread::scope(|scope| {
+            scope.spawn(|| w.record_request(7 + SLOTS as u64, 200, 0.001));
+        });
+        let s = w.snapshot_at(8 + SLOTS as u64, "a", 1, 0);
+        assert_eq!(s.rps, 1.0);
+        assert_eq!(s.error_rate, 0.0);
     }
 
     #[test]
