@@ -177,8 +177,8 @@ fn black_friday_does_not_overshoot_once_demand_levels_off() {
 /// Three unannounced 4-5× surges, dips of 6 minutes between them (the stabilization
 /// window is 5), no schedule: against HPA, at most half its minutes over the SLO and a
 /// tenth of its shed requests, and no flapping (no scale-out within the stabilization
-/// window of a scale-in). Instance-hours are bounded at 1.2 × HPA's: the target
-/// is 1.15 ×, not met (13.28 against 11.13, 1.19 ×; see the README).
+/// window of a scale-in), in at most 1.15 × its instance-hours (12.48 against 11.13,
+/// 1.12 ×).
 #[test]
 fn unannounced_surges_meet_the_targets_against_hpa() {
     let (summary, _) = summaries("unannounced");
@@ -194,7 +194,7 @@ fn unannounced_surges_meet_the_targets_against_hpa() {
         "{syn:?} vs {hpa:?}"
     );
     assert!(
-        syn.instance_hours <= 1.2 * hpa.instance_hours,
+        syn.instance_hours <= 1.15 * hpa.instance_hours,
         "{syn:?} vs {hpa:?}"
     );
     assert!(

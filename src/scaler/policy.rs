@@ -3,17 +3,24 @@
 //! (`scaler::simulate`) call the same [`decide`], and keep its [`History`].
 //!
 //! Rules, in the order they combine:
-//! 1. target tracking: `ceil(current × load / target)` on rps per instance (served plus
-//!    shed: shed requests are demand too) and on CPU, the larger wins; within ±10% of the
-//!    target nothing changes;
+//! 1. target tracking on rps per instance (served plus shed: shed requests are demand
+//!    too) and on CPU, the larger wins. Within the tolerance band (±10% of the target)
+//!    nothing changes; above it the fleet grows to the target (`ceil(current × load /
+//!    target)`); below it, it shrinks to the fewest instances the band still holds (load
+//!    at most target + 10%), as a forecast is sized: a fleet sizes the same at rest
+//!    whether it came from above or below. For a stabilization window after a scale-in,
+//!    the band reaches [`AFTER_SCALE_IN_TOLERANCE`] over the target: what was just handed
+//!    back is asked for again on a real rise, not on a wobble (the latency guard still acts
+//!    at once);
 //! 2. forecast (scale-out only), on fleet demand: a surge is a rise over the last
 //!    [`SURGE_WINDOW`] (least-squares slope) that the latest interval confirms, each
 //!    worth more than the tolerance over `forecast_lead`; while one lasts, demand is read
 //!    `forecast_lead` ahead on the latest interval's slope. Once the latest interval rises
 //!    less than that (under half the window's slope, or under the tolerance), demand has
 //!    levelled off and nothing is extrapolated: a finished ramp's slope is not carried past
-//!    its top. A forecast is a guess, so it is sized to the top of the tolerance band
-//!    (`target × 1.1` per instance); target tracking adds the rest once it is measured;
+//!    its top. A forecast is a guess, so it is sized to the top of the band in force
+//!    (`target × 1.1` per instance, `× 1.25` just after a scale-in); target tracking adds
+//!    the rest once it is measured;
 //! 3. latency guard: p99 over `latency_slo`, or any shedding, asks for at least one
 //!    guard step more than the instances serving now, whatever the rps says;
 //! 4. scheduled floors; then `min_instances..=max_instances`;
@@ -24,7 +31,8 @@
 //!    what the remembered peak needs (see [`remembered_peak`]: a dip between two surges
 //!    does not dump the capacity the next one needs), and at most
 //!    `max_percent_per_minute` (at least one instance) per minute, except that what only
-//!    a forecast asked for, and no measurement since, goes at once.
+//!    a forecast asked for, and no measurement since, goes at once, however recent the
+//!    last scale-in.
 //!
 //! `signals` lists the instances the fleet knows (the peers): one that did not report
 //! (`None`: unready, unreachable) counts as fully loaded, as busy as the busiest instance
@@ -53,6 +61,11 @@ pub const PEAK_HOLD_WINDOWS: f64 = 1.75;
 pub const PEAK_FADE_WINDOWS: f64 = 1.0;
 /// Target tracking leaves the count alone within this share of the target.
 pub const TOLERANCE: f64 = 0.1;
+/// For a stabilization window after a scale-in, the band's upper edge: load may rise this
+/// share over the target before target tracking or a forecast asks for more again.
+/// Scale-in sizes to the band's top, so a few percent of noise would otherwise undo it
+/// (a flap); a real rise passes this edge, and the latency guard does not wait for it.
+pub const AFTER_SCALE_IN_TOLERANCE: f64 = 0.25;
 /// The scale-in rate limit is per this period.
 const SCALE_DOWN_PERIOD: Duration = Duration::from_secs(60);
 /// Fewest demand samples the forecast fits a line through.
@@ -270,27 +283,48 @@ pub fn decide(
     } else {
         (rps_ratio, Reason::TargetRps)
     };
-    let mut recommended = if (ratio - 1.0).abs() <= TOLERANCE {
-        reason = Reason::OnTarget;
-        current
+    let just_scaled_in = history
+        .last_scale_down
+        .is_some_and(|t| now.duration_since(t).unwrap_or_default() < cfg.scale_down.stabilization);
+    let up_tolerance = if just_scaled_in {
+        AFTER_SCALE_IN_TOLERANCE
     } else {
-        ceil_u32(n * ratio)
+        TOLERANCE
     };
+    let on_target = (1.0 - TOLERANCE..=1.0 + up_tolerance).contains(&ratio);
+    let tracked = if on_target {
+        current
+    } else if ratio > 1.0 {
+        ceil_u32(n * ratio)
+    } else {
+        ceil_u32(n * ratio / (1.0 + TOLERANCE))
+    };
+    let mut recommended = tracked;
+    if on_target {
+        reason = Reason::OnTarget;
+    }
     let mut detail = format!(
         "demand {demand_rps:.0} rps over {current} instances ({:.0}% of target), cpu {:.0}% ({:.0}% of target)",
         rps_ratio * 100.0,
         cpu * 100.0,
         cpu_ratio * 100.0
     );
+    if on_target && ratio > 1.0 + TOLERANCE {
+        detail.push_str(&format!(
+            "; up to {:.0}% over target is on target for {}s after a scale-in",
+            AFTER_SCALE_IN_TOLERANCE * 100.0,
+            cfg.scale_down.stabilization.as_secs()
+        ));
+    }
 
     // 2. Forecast: scale-out only.
     let outlook = outlook(history, now, demand_rps, cfg);
     let forecast_rps = outlook.forecast;
     let mut forecast_want = 0;
     if let Some(f) = forecast_rps {
-        // A guess, so sized to bring the forecast within the tolerance band, not to the
+        // A guess, so sized to bring the forecast within the band in force, not to the
         // target: target tracking adds the rest once the demand is measured.
-        let want = ceil_u32(f / (cfg.target_rps_per_instance * (1.0 + TOLERANCE)));
+        let want = ceil_u32(f / (cfg.target_rps_per_instance * (1.0 + up_tolerance)));
         if f > demand_rps && want > recommended {
             forecast_want = want;
             recommended = want;
@@ -352,11 +386,6 @@ pub fn decide(
     let measured = if forecast_want == 0 {
         recommended
     } else {
-        let tracked = if (ratio - 1.0).abs() <= TOLERANCE {
-            current
-        } else {
-            ceil_u32(n * ratio)
-        };
         tracked
             .max(guard_want)
             .max(floor.unwrap_or(0))
@@ -402,6 +431,11 @@ pub fn decide(
         let since_last = history
             .last_scale_down
             .map(|t| now.duration_since(t).unwrap_or_default());
+        // What only a forecast asked for, and no measurement since (it did not come
+        // true), goes at once; what was needed goes at the rate limit.
+        let needed = history
+            .measured_since_forecast
+            .map_or(current, |m| m.max(measured));
         if outlook.rising {
             // Demand is rising: what it measures now will not last.
             desired = current;
@@ -418,7 +452,7 @@ pub fn decide(
                 stab.as_secs()
             );
             reason = Reason::Stabilizing;
-        } else if since_last.is_some_and(|d| d < SCALE_DOWN_PERIOD) {
+        } else if current <= needed && since_last.is_some_and(|d| d < SCALE_DOWN_PERIOD) {
             desired = current;
             reason = Reason::RateLimited;
             detail = format!("would scale in to {highest}, but scaled in under a minute ago");
@@ -427,13 +461,10 @@ pub fn decide(
                 / 100.0)
                 .floor()
                 .max(1.0) as u32;
+            // The peak is sized as the band sizes any load at rest.
             let peak = remembered_peak(history, now, cfg);
-            let for_peak = ceil_u32(peak / cfg.target_rps_per_instance).min(cfg.max_instances);
-            // What only a forecast asked for, and no measurement since (it did not come
-            // true), goes at once; what was needed goes at the rate limit.
-            let needed = history
-                .measured_since_forecast
-                .map_or(current, |m| m.max(measured));
+            let for_peak = ceil_u32(peak / (cfg.target_rps_per_instance * (1.0 + TOLERANCE)))
+                .min(cfg.max_instances);
             desired = if current > needed {
                 highest.max(needed)
             } else {

@@ -231,14 +231,15 @@ fn clamped_to_min_and_max() {
 #[test]
 fn instances_without_signals_count_as_fully_loaded() {
     let c = cfg();
-    // 4 instances, 2 report near idle, 2 report nothing: counted at target (1000 rps),
-    // so the fleet is not idle, and no scale-in is recommended below what they carry.
+    // 6 instances, 2 report near idle, 4 report nothing: counted at target (1000 rps),
+    // so the fleet is not idle, and no scale-in is recommended below what they carry
+    // (4200 rps: 4 at the top of the band, where counted idle it would be 2).
     let mut s = fleet(2, 100.0, 0.05, 1.0, 0.0);
-    s.extend([None, None]);
-    let d = once(&s, 4, &c);
+    s.extend([None, None, None, None]);
+    let d = once(&s, 6, &c);
     assert_eq!(d.reporting, 2);
-    assert!((d.demand_rps - 2200.0).abs() < 1e-6, "{d:?}");
-    assert!(d.recommended >= 3, "{d:?}");
+    assert!((d.demand_rps - 4200.0).abs() < 1e-6, "{d:?}");
+    assert_eq!(d.recommended, 4, "{d:?}");
     // Unreporting ones next to overloaded ones count as busy as the busiest.
     let mut s = fleet(2, 3000.0, 0.5, 1.0, 0.0);
     s.extend([None, None]);
@@ -421,4 +422,118 @@ fn a_remembered_peak_holds_capacity_through_a_dip_and_fades_after() {
         assert!(d.desired >= 9, "stab {stab}s: one step at a time: {d:?}");
         assert_eq!(ds.last().unwrap().1.desired, 2, "stab {stab}s");
     }
+}
+
+#[test]
+fn an_overshoot_is_handed_back_to_the_top_of_the_band_not_to_the_target() {
+    let c = cfg(); // 1000 rps per instance, ±10%, forecast_lead 60 s
+    // 2000 rps, then a ramp of 50 rps/s from 400 s that levels off at `top`: the
+    // forecast asks for more than the top needs, and what it asked beyond that goes at
+    // once, to the fewest instances that hold `top` within target + 10% (by the
+    // target alone it would be one more).
+    for (top, settles) in [(5400.0, 5), (7600.0, 7), (9800.0, 9)] {
+        let demand = move |s: u64| (2000.0 + 50.0 * s.saturating_sub(400) as f64).min(top);
+        let ds = run_demand(&c, 2, 1200, demand);
+        let peak = ds.iter().map(|(_, d)| d.desired).max().unwrap();
+        assert!(peak > settles, "{top}: no overshoot to hand back: {ds:?}");
+        // Handed back in one go: at most two decisions apart (a forecast's ask counts
+        // until it is `forecast_lead` old), not a step a minute as measured capacity.
+        let downs: Vec<(u64, u32)> = ds
+            .iter()
+            .filter(|(_, d)| d.direction == Direction::Down)
+            .map(|(s, d)| (*s, d.desired))
+            .collect();
+        let (first, last_down) = (downs[0], downs[downs.len() - 1]);
+        assert!(last_down.0 - first.0 <= 10, "{top}: {downs:?}");
+        assert_eq!(last_down.1, settles, "{top}: {downs:?}");
+        let (_, last) = ds.last().unwrap();
+        assert_eq!(
+            (last.desired, last.reason),
+            (settles, Reason::OnTarget),
+            "{top}"
+        );
+        assert!(top / f64::from(settles) <= 1100.0 && top / f64::from(settles - 1) > 1100.0);
+        assert!(f64::from(settles) < (top / 1000.0).ceil(), "{top}");
+    }
+}
+
+#[test]
+fn capacity_just_handed_back_is_asked_for_again_on_a_real_rise_only() {
+    let c = cfg();
+    let scaled_in_at_0 = History {
+        last_scale_down: Some(at(0)),
+        ..History::default()
+    };
+    // (history, seconds since the scale-in, rps on each of 10, p99 ms, desired, reason)
+    let table = [
+        // 20% over target a minute after a scale-in: a wobble, within 25%.
+        (&scaled_in_at_0, 60, 1200.0, 1.0, 10, Reason::OnTarget),
+        // 30% over: a real rise, to the target at once.
+        (&scaled_in_at_0, 60, 1300.0, 1.0, 13, Reason::TargetRps),
+        // Slow: the latency guard does not wait.
+        (&scaled_in_at_0, 60, 1000.0, 250.0, 13, Reason::LatencySlo),
+        // The window over, the band is ±10% again.
+        (&scaled_in_at_0, 310, 1200.0, 1.0, 12, Reason::TargetRps),
+        // No scale-in before: ±10%.
+        (&History::default(), 60, 1200.0, 1.0, 12, Reason::TargetRps),
+    ];
+    for (h, secs, rps, p99, want, why) in table {
+        let d = decide(&fleet(10, rps, 0.1, p99, 0.0), 10, &c, at(secs), h);
+        assert_eq!(
+            (d.desired, d.reason),
+            (want, why),
+            "{secs}s after, {rps} rps, p99 {p99}: {d:?}"
+        );
+    }
+    // The decision says why 20% over is on target.
+    let d = decide(
+        &fleet(10, 1200.0, 0.1, 1.0, 0.0),
+        10,
+        &c,
+        at(60),
+        &scaled_in_at_0,
+    );
+    assert!(
+        d.detail
+            .ends_with("; up to 25% over target is on target for 300s after a scale-in"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn what_only_a_forecast_asked_for_goes_at_once_even_just_after_a_scale_in() {
+    let c = cfg();
+    // 8 instances, 5000 rps (5 needed all window long), the last scale-in 30 s ago.
+    let history = |forecast_only: bool| History {
+        recommended: (0..=40).map(|i| (at(i * 10), 5, 5)).collect(),
+        last_scale_down: Some(at(370)),
+        measured_since_forecast: forecast_only.then_some(5),
+        since: Some(at(0)),
+        ..History::default()
+    };
+    let load = fleet(8, 625.0, 0.1, 1.0, 0.0);
+    // The 3 above the 5 were a forecast's that did not come true: they go now.
+    let d = decide(&load, 8, &c, at(400), &history(true));
+    assert_eq!((d.desired, d.direction), (5, Direction::Down), "{d:?}");
+    // Had measurement asked for them, they would wait for the rate limit.
+    let d = decide(&load, 8, &c, at(400), &history(false));
+    assert_eq!((d.desired, d.reason), (8, Reason::RateLimited), "{d:?}");
+}
+
+#[test]
+fn a_remembered_peak_is_sized_as_the_band_sizes_any_load() {
+    let c = cfg(); // stabilization 5 min: the peak is held 8¾ minutes
+    // 11 instances carry 10 500 rps (95% of target, on target) until 300 s, then a dip
+    // to 2000. The peak asks for the 10 that hold it within target + 10%, not 11.
+    let ds = run_demand(&c, 11, 900, |s| if s < 300 { 10_500.0 } else { 2000.0 });
+    // From one window after the peak until the hold ends (290 s + 8¾ min).
+    let held: Vec<(u32, Reason)> = ds
+        .iter()
+        .filter(|(s, _)| (660..=810).contains(s))
+        .map(|(_, d)| (d.desired, d.reason))
+        .collect();
+    assert!(
+        held.iter().all(|&h| h == (10, Reason::PeakMemory)),
+        "{held:?}"
+    );
 }
