@@ -405,10 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_truncated_or_foreign_answer_stores_nothing() {
-        let (source, _) = cache();
-        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
-        assert_eq!(c_warm(&source, &key), Stored::Added);
-        let whole = wire::encode(&source.hot(10), Instant::now(), usize::MAX).body;
+        let whole = hot_set_of_one();
         let truncated = whole[..whole.len() - 3].to_vec();
         let peers = vec![
             fake_peer("200 OK", truncated).await,
@@ -433,6 +430,14 @@ mod tests {
         assert_eq!(origin.0.load(Ordering::SeqCst), 0);
     }
 
+    /// The hot set a peer holding one fresh entry (`Q`) answers with, encoded.
+    fn hot_set_of_one() -> Bytes {
+        let (source, _) = cache();
+        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
+        assert_eq!(c_warm(&source, &key), Stored::Added);
+        wire::encode(&source.hot(10), Instant::now(), usize::MAX).body
+    }
+
     /// An origin whose invalidation listener comes up when the test says so.
     struct Listener(tokio::sync::watch::Sender<bool>);
 
@@ -453,10 +458,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_copied_before_the_stores_invalidations_are_heard() {
-        let (source, _) = cache();
-        let key = FragmentRequest::from_query(Q).unwrap().cache_key();
-        assert_eq!(c_warm(&source, &key), Stored::Added);
-        let whole = wire::encode(&source.hot(10), Instant::now(), usize::MAX).body;
+        let whole = hot_set_of_one();
         let peers = vec![fake_peer("200 OK", whole.to_vec()).await];
         let origin = Arc::new(Listener(tokio::sync::watch::Sender::new(false)));
         let c = FragmentCache::new(
